@@ -1,4 +1,4 @@
-//go:build tools
+//go:build objectstack_pin
 
 // Package main pins dependencies that packages under construction will import,
 // so that parallel work does not race on go.mod. Removed once every one is used.
