@@ -1,19 +1,51 @@
 // Package platform owns the database platform behind tenants: one interface, Platform, with a
 // local implementation (SQLite files under a data folder, the embedded default) and a Turso
 // implementation (a Platform API client that also talks to `objectstack dev`).
+//
+// Open a tenant database with Open(p, db, tok) rather than database.Open(db.URL, ...): the
+// local backend enforces block_writes and size limits through the URL it opens with. The
+// contract both backends meet is the suite in internal/platform/platformtest.
 package platform
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
+	"log/slog"
 	"time"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 )
 
 // Errors every implementation returns (wrapped) so callers can branch with errors.Is.
 var (
 	ErrNotFound      = errors.New("database not found")
 	ErrAlreadyExists = errors.New("database already exists")
+	ErrInvalidName   = errors.New("invalid database name")
 )
+
+// MaxNameLength is Turso's limit on database names, which the local backend shares so a
+// tenant can move between backends without renaming.
+const MaxNameLength = 64
+
+// ValidateName checks a database name against Turso's rule: lowercase letters, digits and
+// dashes, at most 64 characters. Both backends apply it before touching anything.
+func ValidateName(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty", ErrInvalidName)
+	}
+	if len(name) > MaxNameLength {
+		return fmt.Errorf("%w %q: longer than %d characters", ErrInvalidName, name, MaxNameLength)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return fmt.Errorf("%w %q: only lowercase letters, digits and dashes are allowed", ErrInvalidName, name)
+		}
+	}
+	return nil
+}
 
 // TokenScope is a database token's authorization, in Turso's hyphenated spelling.
 type TokenScope string
@@ -41,8 +73,11 @@ type Database struct {
 
 // CreateOptions names a database to create.
 type CreateOptions struct {
-	Name  string
+	Name string
+	// Group is the Turso group (the local backend records it); empty means the backend's default.
 	Group string
+	// SizeLimitBytes, when positive, is sent as Turso's size_limit (local: recorded like Configure).
+	SizeLimitBytes int64
 }
 
 // TokenOptions asks for a database token.
@@ -60,6 +95,12 @@ type Token struct {
 
 // String keeps the secret out of fmt output.
 func (Token) String() string { return "Token(REDACTED)" }
+
+// GoString keeps the secret out of %#v output.
+func (Token) GoString() string { return "Token(REDACTED)" }
+
+// LogValue keeps the secret out of slog output.
+func (t Token) LogValue() slog.Value { return slog.StringValue("REDACTED") }
 
 // Configuration is the subset of a database's configuration the tenant lifecycle changes.
 // A nil field is left as it is.
@@ -86,4 +127,26 @@ type Platform interface {
 	// RotateTokens invalidates every token of the database.
 	RotateTokens(ctx context.Context, name string) error
 	Configure(ctx context.Context, name string, cfg Configuration) error
+}
+
+// Opener is implemented by backends whose access rules are enforced by whoever opens the
+// database rather than by a server: the local backend, where block_writes can only be honoured
+// by opening the file read-only. Turso enforces block_writes and tokens server-side.
+type Opener interface {
+	// OpenURL returns the URL to open the named database with and whether it is read-only.
+	OpenURL(name string) (url string, readOnly bool, err error)
+}
+
+// Open opens db with tok the way its backend expects: through the backend's Opener when it has
+// one (so local block_writes holds), otherwise db.URL with the token. Callers own the handle.
+func Open(p Platform, db *Database, tok Token) (*sql.DB, error) {
+	dsn := db.URL
+	if o, ok := p.(Opener); ok {
+		u, _, err := o.OpenURL(db.Name)
+		if err != nil {
+			return nil, err
+		}
+		dsn = u
+	}
+	return database.Open(dsn, tok.JWT)
 }

@@ -1,0 +1,378 @@
+package tenant
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
+)
+
+// Provision runs the provisioning pipeline for req and returns the protocol's
+// TenantProvisioningResult. It is idempotent: a tenant that is already active (or suspended) is
+// returned as it is; a run that failed or crashed half-way is resumed and completed, every step
+// re-checking what exists instead of creating it again. The registry row is written first (status
+// provisioning), so there is never a database without a row, and a row whose database is missing
+// gets it on the next run.
+//
+// On failure the result (status failed, the failed step and its error) is returned together with
+// the error; calling Provision again resumes.
+func (s *Service) Provision(ctx context.Context, req Request) (*Result, error) {
+	start := time.Now()
+	id, err := req.normalize()
+	if err != nil {
+		return nil, fmt.Errorf("provision tenant %q: %w", req.ID, err)
+	}
+	requested := strings.TrimSpace(req.ID)
+	dbName := s.DatabaseName(id)
+	if err := platform.ValidateName(dbName); err != nil {
+		return nil, fmt.Errorf("provision tenant %s: %w: %v", id, ErrInvalid, err)
+	}
+	if req.Bundle != nil {
+		if err := checkBundle(req.Bundle); err != nil {
+			return nil, fmt.Errorf("provision tenant %s: %w", id, err)
+		}
+	}
+	unlock := s.locks.lock(id)
+	defer unlock()
+
+	r, created, err := s.registerEarly(ctx, id, requested, dbName, req)
+	if err != nil {
+		return nil, err
+	}
+	if !created {
+		switch r.Status {
+		case StatusActive, StatusSuspended:
+			return s.result(r, start), nil
+		case StatusDestroying, StatusArchived:
+			return nil, fmt.Errorf("provision tenant %s: %w: it is %s; tenant ids are not reused", id, ErrState, r.Status)
+		}
+		// provisioning or failed: resume with the request's current settings.
+		r.DisplayName, r.Plan, r.Labels, r.Quotas, r.adminEmail = req.DisplayName, req.Plan, req.Labels, req.Quotas, req.AdminEmail
+		r.Status, r.Error = StatusProvisioning, ""
+	}
+	p := &pipeline{s: s, r: r, req: req, created: created}
+	defer p.close()
+	res, err := p.run(ctx)
+	res.TotalDurationMs = time.Since(start).Milliseconds()
+	return res, err
+}
+
+// registerEarly inserts the registry row (status provisioning, every step pending) or returns the
+// existing one after checking the request does not collide with it.
+func (s *Service) registerEarly(ctx context.Context, id, requested, dbName string, req Request) (*row, bool, error) {
+	existing, err := s.store.get(ctx, id)
+	if err == nil {
+		if existing.requestedID != requested {
+			return nil, false, fmt.Errorf("provision tenant %q: %w: it normalises to %q, which already exists (requested as %q)",
+				requested, ErrConflict, id, existing.requestedID)
+		}
+		if existing.OrgID != req.OrgID {
+			return nil, false, fmt.Errorf("provision tenant %s: %w: it already exists in organization %q", id, ErrConflict, existing.OrgID)
+		}
+		if existing.Region != req.Region && existing.Status != StatusActive && existing.Status != StatusSuspended {
+			return nil, false, fmt.Errorf("provision tenant %s: %w: it was started in region %s; resume it there or destroy it", id, ErrConflict, existing.Region)
+		}
+		return existing, false, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, false, fmt.Errorf("provision tenant %s: %w", id, err)
+	}
+	r := &row{
+		Tenant: Tenant{
+			ID: id, OrgID: req.OrgID, DisplayName: req.DisplayName, Plan: req.Plan, Region: req.Region,
+			Labels: req.Labels, Quotas: req.Quotas, Status: StatusProvisioning, DatabaseName: dbName,
+			Group: s.groupFor(req.Region), Steps: pendingSteps(),
+		},
+		requestedID: requested,
+		adminEmail:  req.AdminEmail,
+	}
+	inserted, err := s.store.insert(ctx, r)
+	if err != nil {
+		return nil, false, fmt.Errorf("provision tenant %s: %w", id, err)
+	}
+	if !inserted {
+		// Another process registered it between our read and insert: treat it as existing.
+		return s.registerEarly(ctx, id, requested, dbName, req)
+	}
+	s.log.Debug("tenant registered", "tenant", id, "database", dbName, "status", StatusProvisioning)
+	return r, true, nil
+}
+
+func pendingSteps() []Step {
+	out := make([]Step, len(StepNames))
+	for i, n := range StepNames {
+		out[i] = Step{Name: n, Status: StepPending}
+	}
+	return out
+}
+
+// pipeline is one provisioning run.
+type pipeline struct {
+	s       *Service
+	r       *row
+	req     Request
+	created bool // the registry row was inserted by this run
+
+	dbInfo *platform.Database
+	tok    platform.Token
+	db     *sql.DB
+}
+
+func (p *pipeline) close() {
+	if p.db != nil {
+		p.db.Close()
+	}
+}
+
+func (p *pipeline) run(ctx context.Context) (*Result, error) {
+	s, r := p.s, p.r
+	r.Steps = pendingSteps()
+	steps := []struct {
+		name string
+		fn   func(context.Context) (skipped bool, err error)
+	}{
+		{StepCreateDatabase, p.createDatabase},
+		{StepCreateToken, p.createToken},
+		{StepRegisterTenant, p.register},
+		{StepSyncSchema, p.syncSchema},
+		{StepSeedData, p.seed},
+		{StepActivate, p.activate},
+	}
+	for i, st := range steps {
+		step := &r.Steps[i]
+		began := s.now()
+		step.Status, step.StartedAt = StepRunning, formatTime(began)
+		skipped, err := st.fn(ctx)
+		done := s.now()
+		ms := done.Sub(began).Milliseconds()
+		step.CompletedAt, step.DurationMs = formatTime(done), &ms
+		if err != nil {
+			step.Status, step.Error = StepFailed, err.Error()
+			for j := i + 1; j < len(steps); j++ {
+				r.Steps[j].Status = StepSkipped
+			}
+			return p.fail(ctx, st.name, err)
+		}
+		step.Status = StepCompleted
+		if skipped {
+			step.Status = StepSkipped
+		}
+		s.log.Debug("tenant provisioning step", "tenant", r.ID, "step", st.name, "status", step.Status, "durationMs", ms)
+		if err := s.store.save(ctx, r); err != nil {
+			if st.name == StepActivate {
+				r.ProvisionedAt = nil
+			}
+			step.Status, step.Error = StepFailed, err.Error()
+			return p.fail(ctx, st.name, err)
+		}
+		if s.afterStep != nil {
+			if err := s.afterStep(st.name); err != nil {
+				// Tests simulate a crash here: nothing more is recorded.
+				return s.result(r, time.Time{}), err
+			}
+		}
+	}
+	s.router.Invalidate(r.ID)
+	// The run's handle is exactly what the router would open for an active tenant: hand it over
+	// rather than close it (closing the last connection checkpoints the WAL, a needless fsync).
+	if s.router.Adopt(r.ID, p.db) {
+		p.db = nil
+	}
+	return s.result(r, time.Time{}), nil
+}
+
+// fail records the failure. A conflict before this run created anything removes the row it
+// inserted, so a refused request leaves nothing behind.
+func (p *pipeline) fail(ctx context.Context, step string, cause error) (*Result, error) {
+	s, r := p.s, p.r
+	err := fmt.Errorf("provision tenant %s: %s: %w", r.ID, step, cause)
+	dctx, cancel := detached(ctx)
+	defer cancel()
+	if p.created && p.dbInfo == nil && errors.Is(cause, ErrConflict) {
+		if derr := s.store.delete(dctx, r.ID); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		r.Status, r.Error = StatusFailed, cause.Error()
+		return s.result(r, time.Time{}), err
+	}
+	r.Status, r.Error = StatusFailed, fmt.Sprintf("%s: %v", step, cause)
+	if serr := s.store.save(dctx, r); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	s.log.Debug("tenant provisioning failed", "tenant", r.ID, "step", step, "error", cause.Error())
+	return s.result(r, time.Time{}), err
+}
+
+// createDatabase creates the tenant database, or adopts an existing one with this name only if it
+// is ours (our marker) or empty (created by a run of ours that died before writing the marker).
+// It mints the working token here because checking ownership means reading the database.
+func (p *pipeline) createDatabase(ctx context.Context) (bool, error) {
+	s, r := p.s, p.r
+	var limit int64
+	if r.Quotas.MaxStorageBytes != nil {
+		limit = *r.Quotas.MaxStorageBytes
+	}
+	d, err := s.plat.CreateDatabase(ctx, platform.CreateOptions{Name: r.DatabaseName, Group: r.Group, SizeLimitBytes: limit})
+	adopted := errors.Is(err, platform.ErrAlreadyExists)
+	if err != nil && !adopted {
+		return false, err
+	}
+	if d == nil {
+		if d, err = s.plat.GetDatabase(ctx, r.DatabaseName); err != nil {
+			return false, err
+		}
+	}
+	if adopted {
+		if d.Group != "" && r.Group != "" && d.Group != r.Group {
+			return false, fmt.Errorf("database %s exists in group %s, not %s: %w", r.DatabaseName, d.Group, r.Group, ErrConflict)
+		}
+	}
+	tok, err := s.plat.CreateToken(ctx, r.DatabaseName, platform.TokenOptions{Scope: platform.ScopeFullAccess, Expiration: s.cfg.TokenExpiration})
+	if err != nil {
+		return false, fmt.Errorf("mint token: %w", err)
+	}
+	db, err := platform.Open(s.plat, d, tok)
+	if err != nil {
+		return false, err
+	}
+	if err := claimOwnership(ctx, db, r.ID, !adopted); err != nil {
+		db.Close()
+		return false, fmt.Errorf("database %s: %w", r.DatabaseName, err)
+	}
+	if adopted && limit > 0 {
+		if err := s.plat.Configure(ctx, r.DatabaseName, platform.Configuration{SizeLimitBytes: &limit}); err != nil {
+			db.Close()
+			return false, err
+		}
+	}
+	p.dbInfo, p.tok, p.db = d, tok, db
+	if adopted {
+		s.log.Debug("tenant database adopted", "tenant", r.ID, "database", r.DatabaseName)
+	}
+	return false, nil
+}
+
+// createToken keeps the full-access token, encrypted, for the router and later lifecycle calls.
+func (p *pipeline) createToken(context.Context) (bool, error) {
+	sealed, err := p.s.box.seal(p.r.ID, p.tok.JWT)
+	if err != nil {
+		return false, err
+	}
+	p.r.tokenEnc = sealed
+	return false, nil
+}
+
+// register records where the database is (the row itself exists since the start of the run).
+func (p *pipeline) register(context.Context) (bool, error) {
+	p.r.DatabaseURL = p.dbInfo.URL
+	if u := p.dbInfo.URL; u != "" && !database.IsRemote(u) && !strings.HasPrefix(u, "file:") {
+		if abs, err := filepath.Abs(u); err == nil {
+			p.r.DatabaseURL = abs
+		}
+	}
+	if p.dbInfo.Group != "" {
+		p.r.Group = p.dbInfo.Group
+	}
+	return false, nil
+}
+
+// syncSchema applies the bundle through the engine; destructive changes are refused (a fresh or
+// resumed tenant has nothing to lose, so a destructive plan means the database is not what we think).
+func (p *pipeline) syncSchema(ctx context.Context) (bool, error) {
+	b := p.req.Bundle
+	if b == nil {
+		return true, nil
+	}
+	owner := schema.BundleOwner(b.Manifest.Name)
+	plan, err := schema.PlanOwner(ctx, p.db, owner, b.Objects, schema.PlanOptions{})
+	if err != nil {
+		return false, err
+	}
+	if plan.UpToDate {
+		return false, nil
+	}
+	if err := plan.CheckAllowed(nil); err != nil {
+		return false, err
+	}
+	res, err := schema.Apply(ctx, p.db, plan, schema.ApplyOptions{Version: b.Manifest.Version, Source: "tenant-provision"})
+	if err != nil {
+		return false, err
+	}
+	if res != nil && res.Error != "" {
+		return false, errors.New(res.Error)
+	}
+	return false, nil
+}
+
+// seed writes the bundle's datasets for the configured environment, upserting by external id so
+// re-running never duplicates records.
+func (p *pipeline) seed(ctx context.Context) (bool, error) {
+	b := p.req.Bundle
+	if b == nil || len(b.SeedData) == 0 {
+		return true, nil
+	}
+	n, err := seedDatasets(ctx, p.db, b.Objects, b.SeedData, p.s.cfg.Environment)
+	if err != nil {
+		return false, err
+	}
+	p.s.log.Debug("tenant seeded", "tenant", p.r.ID, "records", n)
+	return n == 0, nil
+}
+
+func (p *pipeline) activate(context.Context) (bool, error) {
+	now := p.s.now()
+	p.r.Status, p.r.Error, p.r.ProvisionedAt = StatusActive, "", &now
+	return false, nil
+}
+
+// result builds the TenantProvisioningResult of a row.
+func (s *Service) result(r *row, start time.Time) *Result {
+	res := &Result{
+		TenantID: r.ID, ConnectionURL: connectionURL(r.DatabaseURL), Status: r.Status, Region: r.Region,
+		Plan: r.Plan, Steps: append([]Step(nil), r.Steps...), Error: r.Error,
+	}
+	if res.Steps == nil {
+		res.Steps = []Step{}
+	}
+	if r.ProvisionedAt != nil {
+		res.ProvisionedAt = formatTime(*r.ProvisionedAt)
+	}
+	if !start.IsZero() {
+		res.TotalDurationMs = time.Since(start).Milliseconds()
+	}
+	return res
+}
+
+// checkBundle refuses an invalid bundle before anything is created.
+func checkBundle(b *bundle.Bundle) error {
+	if b.Manifest.Name == "" {
+		return invalidf("bundle", b.Dir, "has no manifest name")
+	}
+	vr := bundle.Validate(b)
+	if vr.Valid {
+		return nil
+	}
+	var msgs []string
+	for _, is := range vr.Issues {
+		if is.Severity != bundle.SeverityError {
+			continue
+		}
+		loc := is.Path
+		if is.File != "" {
+			loc = is.File + ": " + is.Path
+		}
+		msgs = append(msgs, loc+": "+is.Message)
+		if len(msgs) == 5 {
+			break
+		}
+	}
+	return invalidf("bundle", b.Dir, "is invalid (%d errors): %s", vr.ErrorCount, strings.Join(msgs, "; "))
+}

@@ -1,0 +1,81 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
+)
+
+// TestStaleWriterLoses: two processes read the same row; the second save (from stale data) is
+// refused with ErrConflict instead of overwriting the first.
+func TestStaleWriterLoses(t *testing.T) {
+	ctx := context.Background()
+	db, err := database.Open(filepath.Join(t.TempDir(), "control.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := &store{db: db}
+	if err := st.migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.migrate(ctx); err != nil {
+		t.Fatalf("migrating twice: %v", err)
+	}
+	r := &row{Tenant: Tenant{ID: "cas", OrgID: "o", Plan: PlanFree, Region: DefaultRegion, Status: StatusActive, DatabaseName: "cas"}, requestedID: "cas"}
+	if ok, err := st.insert(ctx, r); err != nil || !ok {
+		t.Fatalf("insert: %v %v", ok, err)
+	}
+	if ok, err := st.insert(ctx, r); err != nil || ok {
+		t.Fatalf("second insert of the same id: %v %v; want a quiet no-op", ok, err)
+	}
+	a, _ := st.get(ctx, "cas")
+	b, _ := st.get(ctx, "cas")
+	a.Status = StatusSuspended
+	if err := st.save(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	b.Status = StatusFailed
+	if err := st.save(ctx, b); !errors.Is(err, ErrConflict) {
+		t.Fatalf("stale save: %v, want ErrConflict", err)
+	}
+	got, _ := st.get(ctx, "cas")
+	if got.Status != StatusSuspended {
+		t.Fatalf("status %s: the stale writer overwrote the row", got.Status)
+	}
+	a.DisplayName = "again"
+	if err := st.save(ctx, a); err != nil {
+		t.Fatalf("a writer with fresh data: %v", err)
+	}
+	other := &row{Tenant: Tenant{ID: "other", OrgID: "o", Plan: PlanFree, Region: DefaultRegion, Status: StatusActive, DatabaseName: "cas"}, requestedID: "other"}
+	if _, err := st.insert(ctx, other); !errors.Is(err, ErrConflict) {
+		t.Fatalf("two tenants on one database: %v, want ErrConflict", err)
+	}
+}
+
+func TestSecretBox(t *testing.T) {
+	key := make([]byte, 32)
+	box, err := newSecretBox(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := box.seal("t1", "eyJsecret.eyJpayload.sig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sealed == "" || sealed == "eyJsecret.eyJpayload.sig" {
+		t.Fatalf("sealed %q", sealed)
+	}
+	if pt, err := box.open("t1", sealed); err != nil || pt != "eyJsecret.eyJpayload.sig" {
+		t.Fatalf("open: %q %v", pt, err)
+	}
+	if _, err := box.open("t2", sealed); err == nil {
+		t.Fatal("a ciphertext moved to another tenant decrypted")
+	}
+	if _, err := newSecretBox(key[:16]); err == nil {
+		t.Fatal("short key accepted")
+	}
+}
