@@ -184,6 +184,9 @@ type Object struct {
 	Extra       map[string]any `json:"-" yaml:"-"` // UI-only and unmodelled keys, kept verbatim
 	// Source is where the definition was loaded from (file path), for error messages. Not part of the checksum.
 	Source string `json:"-" yaml:"-"`
+	// Lines maps paths relative to the object ("", "fields.status", "fields.status.options[2].value",
+	// "indexes[1].fields[0]") to the line they were written on in Source. Not part of the checksum.
+	Lines map[string]int `json:"-" yaml:"-"`
 }
 
 // Field returns the field with key k.
@@ -214,6 +217,8 @@ type Dataset struct {
 	Env        []string         `json:"env,omitempty" yaml:"env,omitempty"`               // default [prod, dev, test]
 	Records    []map[string]any `json:"records" yaml:"records"`
 	Source     string           `json:"-" yaml:"-"`
+	// Lines maps paths relative to the dataset ("records[3].status") to lines in Source.
+	Lines map[string]int `json:"-" yaml:"-"`
 }
 
 // Manifest is the DeployManifest (bundle.yaml).
@@ -226,6 +231,11 @@ type Manifest struct {
 	Flows       []string `json:"flows,omitempty" yaml:"flows,omitempty"`
 	Permissions []string `json:"permissions,omitempty" yaml:"permissions,omitempty"`
 	CreatedAt   string   `json:"createdAt,omitempty" yaml:"createdAt,omitempty"`
+	// Extra keeps keys the manifest format does not define.
+	Extra map[string]any `json:"-" yaml:"-"`
+	// Source and Lines locate the manifest file and its keys ("version", "objects[2]").
+	Source string         `json:"-" yaml:"-"`
+	Lines  map[string]int `json:"-" yaml:"-"`
 }
 
 // Bundle is a DeployBundle loaded from a folder. Views, flows and permissions are untyped records
@@ -241,6 +251,11 @@ type Bundle struct {
 	Dir string `json:"-"`
 	// Checksum is the canonical SHA-256 (hex) of the bundle's contents, independent of key order and formatting.
 	Checksum string `json:"-"`
+	// RecordFiles maps "views[0]", "flows[1]", "permissions[2]" and "seedData[3]" to the file each came from.
+	RecordFiles map[string]string `json:"-"`
+	// brokenDirs counts, per folder (objects, views, ...), files that could not be parsed at all; their names are
+	// unknown, so "listed in the manifest but missing" would only repeat the parse error.
+	brokenDirs map[string]int
 }
 
 // Object returns the object named name.
