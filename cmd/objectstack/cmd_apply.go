@@ -2,15 +2,114 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 )
 
-// newApplyCmd is a placeholder until the apply command lands; it fails loudly rather than pretending.
+// leaseTTL bounds how long a crashed CLI keeps other migrators out.
+const leaseTTL = 10 * time.Minute
+
+// applyOutput is the --json shape of apply: the protocol's DeployExecutionResult plus the plan it ran.
+type applyOutput struct {
+	schema.DeployExecutionResult
+	planOutput
+}
+
 func newApplyCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "apply",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("apply: not built yet") },
+	var (
+		dbf       engineDBFlags
+		bundleDir string
+		allow     string
+		asJSON    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "apply --db URL|FILE --bundle DIR [--allow-destructive KIND,...] [--json]",
+		Short: "Migrate one tenant database to a bundle, in one transaction",
+		Long: "apply validates the bundle (an invalid bundle is refused and the database is not touched), plans,\n" +
+			"refuses destructive changes whose kind is not listed in --allow-destructive (drop_table, drop_column,\n" +
+			"lossy_type_change, or all), and runs the DDL, data copies and registry writes in one transaction.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dbf.db == "" || bundleDir == "" {
+				return usagef("apply needs --db and --bundle")
+			}
+			kinds, err := schema.ParseDestructiveKinds(allow)
+			if err != nil {
+				return usagef("--allow-destructive: %v", err)
+			}
+			b, err := loadBundleForEngine(cmd, bundleDir, asJSON)
+			if err != nil {
+				return err
+			}
+			db, closeDB, err := dbf.open(false)
+			if err != nil {
+				return err
+			}
+			defer closeDB()
+			ctx := cmd.Context()
+			out := cmd.OutOrStdout()
+			// Plan and check before taking the lease, so a refused apply writes nothing at all; Apply
+			// re-checks inside its transaction that the database still matches this plan.
+			p, err := schema.PlanOwner(ctx, db, schema.BundleOwner(b.Manifest.Name), b.Objects, schema.PlanOptions{})
+			if err != nil {
+				return err
+			}
+			if err := p.CheckAllowed(kinds); err != nil {
+				if asJSON {
+					res := schema.DeployExecutionResult{Status: schema.StatusFailed, Error: err.Error(), CompletedAt: time.Now().UTC().Format(time.RFC3339)}
+					if werr := writeEngineJSON(out, applyOutput{res, newPlanOutput(p, b.Manifest.Version)}); werr != nil {
+						return werr
+					}
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error:", err)
+					return silentError{exitFailed}
+				}
+				printPlan(out, p, database.Redact(dbf.db))
+				return err
+			}
+			return withLease(ctx, db, func(holder string) error {
+				res, err := schema.Apply(ctx, db, p, schema.ApplyOptions{Allow: kinds, Version: b.Manifest.Version, Source: "cli", Holder: holder})
+				if asJSON {
+					if res == nil {
+						res = &schema.DeployExecutionResult{Status: schema.StatusFailed, CompletedAt: time.Now().UTC().Format(time.RFC3339)}
+						if err != nil {
+							res.Error = err.Error()
+						}
+					}
+					if werr := writeEngineJSON(out, applyOutput{*res, newPlanOutput(p, b.Manifest.Version)}); werr != nil {
+						return werr
+					}
+					if err != nil {
+						fmt.Fprintln(cmd.ErrOrStderr(), "Error:", err)
+						return silentError{exitFailed}
+					}
+					return nil
+				}
+				if err != nil {
+					var ae *schema.ApplyError
+					if errors.As(err, &ae) {
+						printPlan(out, p, database.Redact(dbf.db))
+					}
+					return err
+				}
+				if p.UpToDate {
+					printPlan(out, p, database.Redact(dbf.db))
+					return nil
+				}
+				printPlan(out, p, database.Redact(dbf.db))
+				fmt.Fprintf(out, "\nApplied deployment %s: %d statement(s) in %d ms; %s is now at %s (version %s).\n",
+					res.DeploymentID, res.StatementsExecuted, res.DurationMs, p.Owner, p.Checksum, b.Manifest.Version)
+				return nil
+			})
+		},
 	}
+	dbf.register(cmd)
+	cmd.Flags().StringVar(&bundleDir, "bundle", "", "bundle folder (bundle.yaml + objects/)")
+	cmd.Flags().StringVar(&allow, "allow-destructive", "", "destructive change kinds to allow: drop_table,drop_column,lossy_type_change (or all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the DeployExecutionResult and the plan as JSON")
+	return cmd
 }

@@ -1,0 +1,278 @@
+package apps
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
+)
+
+// tenantState is what the compatibility check reads from a tenant database, in one pass.
+type tenantState struct {
+	installed  []InstalledApp
+	byName     map[string]*InstalledApp
+	registered []schema.RegisteredObject
+}
+
+func readState(ctx context.Context, db *sql.DB) (*tenantState, error) {
+	inst, err := installedApps(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := schema.RegisteredObjects(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("read registered objects: %w", err)
+	}
+	return &tenantState{installed: inst, byName: installedByName(inst), registered: reg}, nil
+}
+
+// Check reports every compatibility problem of installing (or upgrading to) app in the tenant database:
+// kernel version, objects owned by another bundle or app, missing or too-old dependencies (with their chains), and
+// quotas. It writes nothing.
+func Check(ctx context.Context, db *sql.DB, app *App, opts InstallOptions) (AppCompatibilityCheck, error) {
+	st, err := readState(ctx, db)
+	if err != nil {
+		return AppCompatibilityCheck{}, fmt.Errorf("check app %s: %w", app.Manifest.Name, err)
+	}
+	return check(ctx, db, app, opts, st)
+}
+
+func check(ctx context.Context, db *sql.DB, app *App, opts InstallOptions, st *tenantState) (AppCompatibilityCheck, error) {
+	var issues []CompatibilityIssue
+	add := func(cat, format string, a ...any) {
+		issues = append(issues, CompatibilityIssue{Severity: "error", Category: cat, Message: fmt.Sprintf(format, a...)})
+	}
+	m := app.Manifest
+
+	if m.MinKernelVersion != "" {
+		if !ValidVersion(m.MinKernelVersion) {
+			add(CategoryKernelVersion, "app %s: minKernelVersion %q is not a semantic version", m.Name, m.MinKernelVersion)
+		} else if CompareVersions(KernelVersion, m.MinKernelVersion) < 0 {
+			add(CategoryKernelVersion, "app %s %s needs kernel %s or newer; this kernel is %s", m.Name, m.Version, m.MinKernelVersion, KernelVersion)
+		}
+	}
+
+	owner := app.Owner()
+	mine := map[string]bool{}
+	for _, o := range app.Objects {
+		mine[o.Name] = true
+	}
+	tables := map[string]string{}
+	for _, o := range app.Objects {
+		if !o.Abstract {
+			tables[o.Table()] = o.Name
+		}
+	}
+	registered := map[string]bool{}
+	for _, r := range st.registered {
+		registered[r.Name] = true
+		if r.Owner == owner {
+			continue
+		}
+		if mine[r.Name] {
+			add(CategoryObjectConflict, "object %s is already owned by %s; app %s cannot claim it", r.Name, r.Owner, m.Name)
+		} else if other, ok := tables[r.Table]; ok && r.Table != "" {
+			add(CategoryObjectConflict, "object %s of app %s uses table %s, which belongs to object %s of %s", other, m.Name, r.Table, r.Name, r.Owner)
+		}
+	}
+
+	for _, msg := range dependencyProblems(app, st, opts.Catalog) {
+		add(CategoryDependencyMissing, "%s", msg)
+	}
+	for _, o := range app.Objects {
+		for _, f := range o.Fields {
+			if f.Reference == "" || mine[f.Reference] || registered[f.Reference] {
+				continue
+			}
+			issues = append(issues, CompatibilityIssue{Severity: "warning", Category: CategoryDependencyMissing,
+				Message: fmt.Sprintf("field %s.%s references object %s, which is neither part of app %s nor registered in this tenant; the column gets no foreign key",
+					o.Name, f.Key, f.Reference, m.Name)})
+		}
+	}
+
+	if lim := opts.Limits.MaxObjects; lim != nil {
+		after, added := 0, 0
+		for name := range registered {
+			if !mine[name] {
+				after++
+			}
+		}
+		for name := range mine {
+			if !registered[name] {
+				added++
+			}
+		}
+		after += len(mine)
+		if int64(after) > *lim {
+			add(CategoryQuotaExceeded, "app %s adds %d object(s): the tenant would have %d objects (now %d), over its maxObjects quota of %d",
+				m.Name, added, after, len(registered), *lim)
+		}
+	}
+	if lim := opts.Limits.MaxRecordsPerObject; lim != nil && !opts.SkipSeedData {
+		projected, err := projectedRows(ctx, db, app, opts.Env)
+		if err != nil {
+			return AppCompatibilityCheck{}, fmt.Errorf("check app %s: %w", m.Name, err)
+		}
+		for _, p := range projected {
+			if int64(p.total) > *lim {
+				add(CategoryQuotaExceeded, "object %s would hold %d records (%d existing + %d new seed records), over the maxRecordsPerObject quota of %d",
+					p.object, p.total, p.existing, p.total-p.existing, *lim)
+			}
+		}
+	}
+
+	res := AppCompatibilityCheck{Compatible: true, Issues: issues}
+	if res.Issues == nil {
+		res.Issues = []CompatibilityIssue{}
+	}
+	for _, is := range issues {
+		if is.Severity == "error" {
+			res.Compatible = false
+		}
+	}
+	return res, nil
+}
+
+// dependencyProblems walks the app's dependencies. Installed dependencies are checked against the constraint and,
+// through their recorded dependencies, transitively; a dependency that is not installed is looked up in the catalog
+// (when one is given) so a missing link deeper in the chain is named with the whole chain.
+func dependencyProblems(app *App, st *tenantState, cat *Catalog) []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(chain []string, deps []Dependency)
+	walk = func(chain []string, deps []Dependency) {
+		for _, d := range deps {
+			path := strings.Join(append(append([]string{}, chain...), d.Name), " → ")
+			c, err := ParseConstraint(d.Version)
+			if err != nil {
+				out = append(out, fmt.Sprintf("%s: %v", path, err))
+				continue
+			}
+			key := strings.Join(chain, ">") + ">" + d.Name
+			if seen[key] || contains(chain, d.Name) {
+				continue
+			}
+			seen[key] = true
+			requirer := chain[len(chain)-1]
+			if inst, ok := st.byName[d.Name]; ok {
+				if !c.Allows(inst.Version) {
+					out = append(out, fmt.Sprintf("%s requires %s %s, but version %s is installed (chain %s)", requirer, d.Name, d.Version, inst.Version, path))
+				}
+				walk(append(append([]string{}, chain...), d.Name), inst.Dependencies)
+				continue
+			}
+			msg := fmt.Sprintf("%s requires %s, which is not installed (chain %s)", requirer, d.Describe(), path)
+			if cat != nil {
+				if next, ok := cat.Get(d.Name, d.Version); ok {
+					out = append(out, msg+fmt.Sprintf("; the catalog has %s %s", d.Name, next.Manifest.Version))
+					walk(append(append([]string{}, chain...), d.Name), next.Manifest.Dependencies)
+					continue
+				}
+				msg += "; the catalog has no matching version either"
+			}
+			out = append(out, msg)
+		}
+	}
+	walk([]string{app.Manifest.Name}, app.Manifest.Dependencies)
+	sort.Strings(out)
+	return out
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+type projection struct {
+	object   string
+	existing int
+	total    int
+}
+
+// projectedRows counts, per seeded object, the rows the table would hold after seeding (protocol §6 item 19: the
+// usage is counted at check time).
+func projectedRows(ctx context.Context, db *sql.DB, app *App, env string) ([]projection, error) {
+	targets, err := prepareSeeds(app.Objects, app.Datasets, env)
+	if err != nil {
+		return nil, err
+	}
+	byObj := map[string]*projection{}
+	var order []string
+	existingKeys := map[string]map[string]bool{}
+	for _, t := range targets {
+		p, ok := byObj[t.obj.Name]
+		if !ok {
+			p = &projection{object: t.obj.Name}
+			byObj[t.obj.Name] = p
+			order = append(order, t.obj.Name)
+			exists, err := tableExists(ctx, db, t.obj.Table())
+			if err != nil {
+				return nil, err
+			}
+			keys := map[string]bool{}
+			if exists {
+				if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+quoteIdent(t.obj.Table())).Scan(&p.existing); err != nil {
+					return nil, fmt.Errorf("count rows of %s: %w", t.obj.Table(), err)
+				}
+				if t.extCol != "" {
+					if err := readKeys(ctx, db, t.obj.Table(), t.extCol, keys); err != nil {
+						return nil, err
+					}
+				}
+			}
+			p.total = p.existing
+			existingKeys[t.obj.Name] = keys
+		}
+		keys := existingKeys[t.obj.Name]
+		if t.mode == ModeReplace {
+			p.total = 0
+			for k := range keys {
+				delete(keys, k)
+			}
+		}
+		for _, r := range t.rows {
+			if t.mode == ModeUpdate {
+				continue
+			}
+			if r.ext != nil {
+				k := valueKey(r.ext)
+				if keys[k] {
+					continue
+				}
+				keys[k] = true
+			}
+			p.total++
+		}
+	}
+	out := make([]projection, 0, len(order))
+	for _, n := range order {
+		out = append(out, *byObj[n])
+	}
+	return out, nil
+}
+
+func readKeys(ctx context.Context, db *sql.DB, table, col string, keys map[string]bool) error {
+	rows, err := db.QueryContext(ctx, "SELECT "+quoteIdent(col)+" FROM "+quoteIdent(table))
+	if err != nil {
+		// The column may not exist yet (an upgrade adds it): then no existing row matches.
+		return nil
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v any
+		if err := rows.Scan(&v); err != nil {
+			return fmt.Errorf("read %s.%s: %w", table, col, err)
+		}
+		if v != nil {
+			keys[valueKey(v)] = true
+		}
+	}
+	return rows.Err()
+}
