@@ -1,0 +1,2 @@
+# Import an installed app as <tenant_id>/<app name>.
+tofu import objectstack_app_install.helpdesk acme/helpdesk

@@ -1,0 +1,2 @@
+# Import a deployed bundle as <tenant_id>/<bundle name>.
+tofu import objectstack_deploy_bundle.crm acme/crm

@@ -1,0 +1,467 @@
+package resources
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/apps"
+	engine "github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
+	"github.com/objectstack-ai/terraform-provider-objectstack/provider"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*appInstallResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*appInstallResource)(nil)
+	_ resource.ResourceWithImportState = (*appInstallResource)(nil)
+)
+
+// NewAppInstallResource is the objectstack_app_install resource.
+func NewAppInstallResource() resource.Resource { return &appInstallResource{} }
+
+type appInstallResource struct{ client *provider.Client }
+
+type appInstallModel struct {
+	ID               types.String `tfsdk:"id"`
+	TenantID         types.String `tfsdk:"tenant_id"`
+	Path             types.String `tfsdk:"path"`
+	ConfigOverrides  types.Map    `tfsdk:"config_overrides"`
+	SkipSeedData     types.Bool   `tfsdk:"skip_seed_data"`
+	AllowDestructive types.Set    `tfsdk:"allow_destructive"`
+	AllowDowngrade   types.Bool   `tfsdk:"allow_downgrade"`
+	PurgeOnDestroy   types.Bool   `tfsdk:"purge_on_destroy"`
+	Name             types.String `tfsdk:"name"`
+	Version          types.String `tfsdk:"version"`
+	InstalledObjects types.List   `tfsdk:"installed_objects"`
+	SeededRecords    types.Int64  `tfsdk:"seeded_records"`
+	migrationModel
+}
+
+func (r *appInstallResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_app_install"
+}
+
+func (r *appInstallResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	attrs := migrationAttributes("app")
+	attrs["checksum"] = schema.StringAttribute{
+		MarkdownDescription: "Checksum of the app package (manifest, objects, views, flows, seed data). Plan time shows " +
+			"the checksum the apply will record; a refresh reads the installed one.",
+		Computed: true,
+	}
+	attrs["id"] = schema.StringAttribute{
+		MarkdownDescription: "`<tenant_id>/<app name>`.",
+		Computed:            true,
+		PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+	}
+	attrs["tenant_id"] = schema.StringAttribute{
+		MarkdownDescription: "Tenant the app is installed in. Changing it replaces the resource.",
+		Required:            true,
+		PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+		Validators:          []validator.String{stringvalidator.RegexMatches(tenantIDRE, tenantIDRule)},
+	}
+	attrs["path"] = schema.StringAttribute{
+		MarkdownDescription: "Folder of the app package (`app.yaml` + `objects/*.yaml`, optional views, flows and seed " +
+			"data), relative to the working directory. Pointing it at a folder with a higher `version` upgrades the app " +
+			"in place.",
+		Required:   true,
+		Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+	}
+	attrs["config_overrides"] = schema.MapAttribute{
+		MarkdownDescription: "Values for configuration keys the app declares in `app.yaml`, as strings; numbers and " +
+			"booleans are converted to the declared type. Undeclared keys and values of the wrong type fail the plan.",
+		Optional:    true,
+		ElementType: types.StringType,
+		Validators:  []validator.Map{mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1))},
+	}
+	attrs["skip_seed_data"] = schema.BoolAttribute{
+		MarkdownDescription: "Do not load the app's seed datasets. Default: `false`.",
+		Optional:            true, Computed: true, Default: booldefault.StaticBool(false),
+	}
+	attrs["allow_destructive"] = allowDestructiveAttribute("app install or upgrade")
+	attrs["allow_downgrade"] = schema.BoolAttribute{
+		MarkdownDescription: "Allow installing a lower version than the one installed. Default: `false` (a downgrade fails the plan).",
+		Optional:            true, Computed: true, Default: booldefault.StaticBool(false),
+	}
+	attrs["purge_on_destroy"] = schema.BoolAttribute{
+		MarkdownDescription: "What destroying the resource (uninstalling) does. `false` (default): the app's tables and " +
+			"data stay, detached, and a later install adopts them again. `true`: the tables are dropped with their data.",
+		Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+	}
+	attrs["name"] = schema.StringAttribute{
+		MarkdownDescription: "App name from `app.yaml`; a different name is a different app, so changing it replaces the resource.",
+		Computed:            true,
+	}
+	attrs["version"] = schema.StringAttribute{MarkdownDescription: "Installed app version.", Computed: true}
+	attrs["installed_objects"] = schema.ListAttribute{
+		MarkdownDescription: "Objects (tables) the app owns, sorted.",
+		Computed:            true, ElementType: types.StringType,
+	}
+	attrs["seeded_records"] = schema.Int64Attribute{
+		MarkdownDescription: "Seed records written by the last install or upgrade.",
+		Computed:            true,
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Installs a marketplace app (an `app.yaml` manifest with objects, views, flows and seed " +
+			"data) into one tenant database; changing `path` to a newer version upgrades it.\n\n" +
+			"At plan time the provider runs the app's compatibility check against the tenant (kernel version, " +
+			"dependencies on other installed apps, object conflicts with bundles and other apps, the tenant's " +
+			"`max_objects` and `max_records_per_object` quotas): every problem is a plan error. `planned_statements` " +
+			"shows the DDL. Apply runs the schema change, the seed data and the app registry row in one transaction.\n\n" +
+			"Destroying uninstalls the app (refused while another installed app depends on it).",
+		Attributes: attrs,
+	}
+}
+
+func (r *appInstallResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+type appPlan struct {
+	app  *apps.App
+	db   *sql.DB
+	opts apps.InstallOptions
+	plan *apps.InstallPlan
+}
+
+func (r *appInstallResource) options(ctx context.Context, m *appInstallModel, app *apps.App, t *tenant.Tenant, diags *diag.Diagnostics) apps.InstallOptions {
+	opts := apps.InstallOptions{
+		SkipSeedData:   m.SkipSeedData.ValueBool(),
+		Allow:          allowedKinds(ctx, m.AllowDestructive, diags),
+		AllowDowngrade: m.AllowDowngrade.ValueBool(),
+		Source:         "terraform",
+	}
+	if t != nil {
+		opts.Limits = apps.Limits{MaxObjects: t.Quotas.MaxObjects, MaxRecordsPerObject: t.Quotas.MaxRecordsPerObject}
+	}
+	if !m.ConfigOverrides.IsNull() && !m.ConfigOverrides.IsUnknown() {
+		raw := map[string]string{}
+		diags.Append(m.ConfigOverrides.ElementsAs(ctx, &raw, false)...)
+		opts.ConfigOverrides = map[string]any{}
+		for k, v := range raw {
+			val, err := app.Manifest.ParseConfigValue(k, v)
+			if err != nil {
+				diags.AddAttributeError(path.Root("config_overrides").AtMapKey(k), "Invalid app configuration", err.Error())
+				continue
+			}
+			opts.ConfigOverrides[k] = val
+		}
+	}
+	return opts
+}
+
+// planApp loads the app and plans its install; plan is nil (without error) when the tenant does not exist yet.
+func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, diags *diag.Diagnostics) (*appPlan, bool) {
+	dir := m.Path.ValueString()
+	app, res, err := r.client.App(dir)
+	if err != nil && app == nil && len(res.Issues) == 0 {
+		diags.AddAttributeError(path.Root("path"), "Cannot read app", err.Error())
+		return nil, false
+	}
+	diags.Append(validationDiagnostics("app", dir, res)...)
+	if err != nil && !diags.HasError() {
+		diags.AddAttributeError(path.Root("path"), "Cannot read app", err.Error())
+	}
+	if diags.HasError() {
+		return nil, false
+	}
+	tenantID := m.TenantID.ValueString()
+	t, db, err := r.client.TenantDB(ctx, tenantID)
+	if errors.Is(err, provider.ErrTenantNotFound) {
+		opts := r.options(ctx, m, app, nil, diags)
+		return &appPlan{app: app, opts: opts}, !diags.HasError()
+	}
+	if err != nil {
+		diags.AddError("Cannot open tenant database", err.Error())
+		return nil, false
+	}
+	opts := r.options(ctx, m, app, t, diags)
+	if diags.HasError() {
+		return nil, false
+	}
+	ip, err := apps.PlanInstall(ctx, db, app, opts)
+	if err != nil {
+		diags.AddError("Cannot plan app install", fmt.Sprintf("tenant %s: %v", tenantID, err))
+		return nil, false
+	}
+	where := fmt.Sprintf("tenant %s, app %s %s", tenantID, app.Manifest.Name, app.Manifest.Version)
+	for _, is := range ip.Check.Issues {
+		msg := fmt.Sprintf("%s: [%s] %s", where, is.Category, is.Message)
+		if is.Severity == "error" {
+			diags.AddAttributeError(path.Root("path"), "App is not compatible with the tenant", msg)
+		} else {
+			diags.AddAttributeWarning(path.Root("path"), "App compatibility warning", msg)
+		}
+	}
+	if !ip.Check.Compatible && !diags.HasError() {
+		diags.AddAttributeError(path.Root("path"), "App is not compatible with the tenant", where)
+	}
+	if ip.Action == apps.ActionDowngrade && !opts.AllowDowngrade {
+		diags.AddAttributeError(path.Root("allow_downgrade"), "Downgrade refused",
+			fmt.Sprintf("%s: version %s is installed; installing %s would downgrade it. Set allow_downgrade = true to allow it.",
+				where, ip.InstalledVersion, app.Manifest.Version))
+	}
+	refuseDestructive(ip.Schema, opts.Allow, where, diags)
+	if diags.HasError() {
+		return nil, false
+	}
+	return &appPlan{app: app, db: db, opts: opts, plan: ip}, true
+}
+
+func sortedStrings(s []string) types.List {
+	c := append([]string(nil), s...)
+	sort.Strings(c)
+	return stringList(c)
+}
+
+// ModifyPlan runs the compatibility check and computes the install's DDL against the live database.
+func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.client == nil {
+		return
+	}
+	var plan appInstallModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	var state *appInstallModel
+	if !req.State.Raw.IsNull() {
+		state = &appInstallModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.TenantID.IsUnknown() || plan.Path.IsUnknown() || plan.ConfigOverrides.IsUnknown() {
+		plan.ID, plan.Name, plan.Version = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
+		plan.InstalledObjects, plan.SeededRecords = types.ListUnknown(types.StringType), types.Int64Unknown()
+		plan.setUnknown()
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		return
+	}
+	if a, res, err := r.client.App(plan.Path.ValueString()); err == nil && res.Valid && state != nil &&
+		!state.Name.IsNull() && state.Name.ValueString() != a.Manifest.Name {
+		// Another app: replace (uninstall, then install). Its objects are only free once the old app is gone.
+		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("name"))
+		plan.Name = types.StringValue(a.Manifest.Name)
+		plan.ID = types.StringValue(plan.TenantID.ValueString() + "/" + a.Manifest.Name)
+		plan.Version = types.StringValue(a.Manifest.Version)
+		plan.InstalledObjects = sortedStrings(a.ObjectNames())
+		plan.SeededRecords = types.Int64Unknown()
+		plan.setUnknown()
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		return
+	}
+	ap, ok := r.planApp(ctx, &plan, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	name := ap.app.Manifest.Name
+	plan.Name = types.StringValue(name)
+	plan.ID = types.StringValue(plan.TenantID.ValueString() + "/" + name)
+	plan.Version = types.StringValue(ap.app.Manifest.Version)
+	plan.InstalledObjects = sortedStrings(ap.app.ObjectNames())
+	switch {
+	case ap.plan == nil:
+		plan.setUnknown()
+		plan.SeededRecords = types.Int64Unknown()
+	case state != nil && state.Name.ValueString() == name && ap.plan.Action == apps.ActionNone && !state.Drift.ValueBool():
+		plan.migrationModel = state.migrationModel
+		plan.SeededRecords = state.SeededRecords
+	default:
+		plan.fromPlan(ap.plan.Schema)
+		plan.Checksum = types.StringValue(ap.app.Checksum)
+		plan.DeploymentID = types.StringUnknown()
+		plan.SeededRecords = types.Int64Unknown() // upserts may write fewer rows than the datasets hold
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (r *appInstallResource) install(ctx context.Context, m *appInstallModel, prior *appInstallModel, diags *diag.Diagnostics) {
+	ap, ok := r.planApp(ctx, m, diags)
+	if !ok {
+		return
+	}
+	tenantID := m.TenantID.ValueString()
+	if ap.plan == nil {
+		diags.AddError("Tenant not found", fmt.Sprintf("tenant %s does not exist or is being destroyed", tenantID))
+		return
+	}
+	where := fmt.Sprintf("tenant %s, app %s %s", tenantID, ap.app.Manifest.Name, ap.app.Manifest.Version)
+	if !m.PlannedStatements.IsUnknown() && !m.PlannedStatements.IsNull() {
+		var planned []string
+		diags.Append(m.PlannedStatements.ElementsAs(ctx, &planned, false)...)
+		noop := prior != nil && ap.plan.Action == apps.ActionNone
+		if got := statementSQL(ap.plan.Schema); !noop && !equalStrings(planned, got) {
+			diags.AddError("Tenant database changed since plan",
+				fmt.Sprintf("%s: the plan showed %d statement(s) but the database now needs %d different one(s). Nothing was applied; run plan again.",
+					where, len(planned), len(got)))
+			return
+		}
+	}
+	m.Name = types.StringValue(ap.app.Manifest.Name)
+	m.ID = types.StringValue(tenantID + "/" + ap.app.Manifest.Name)
+	m.Version = types.StringValue(ap.app.Manifest.Version)
+	m.InstalledObjects = sortedStrings(ap.app.ObjectNames())
+	if prior != nil && ap.plan.Action == apps.ActionNone && !prior.Drift.ValueBool() {
+		m.migrationModel = prior.migrationModel
+		m.SeededRecords = prior.SeededRecords
+		return
+	}
+	if ap.plan.Action == apps.ActionNone {
+		// Drift with an unchanged package: Install would do nothing, so repair the schema through the engine.
+		if _, err := engine.Apply(ctx, ap.db, ap.plan.Schema, engine.ApplyOptions{Allow: ap.opts.Allow,
+			Version: ap.app.Manifest.Version, Source: "terraform"}); err != nil {
+			diags.AddError("App repair failed", fmt.Sprintf("%s: %v", where, err))
+			return
+		}
+	} else {
+		res, err := apps.Install(ctx, ap.db, ap.app, ap.opts)
+		if err != nil {
+			diags.AddError("App install failed", fmt.Sprintf("%s: %v\nThe transaction was rolled back; the database is unchanged.", where, err))
+			return
+		}
+		m.SeededRecords = types.Int64Value(int64(res.SeededRecords))
+		m.DeploymentID = types.StringValue(res.DeploymentID)
+	}
+	if m.PlannedStatements.IsUnknown() || m.PlannedStatements.IsNull() {
+		m.fromPlan(ap.plan.Schema)
+	}
+	m.Checksum = types.StringValue(ap.app.Checksum)
+	m.Drift = types.BoolValue(false)
+	if m.DeploymentID.IsUnknown() {
+		m.DeploymentID = types.StringValue("")
+		if st, found, err := readOwner(ctx, ap.db, ap.app.Owner(), true); err == nil && found && st.deployment != nil {
+			m.DeploymentID = types.StringValue(st.deployment.ID)
+		}
+	}
+	if m.SeededRecords.IsUnknown() {
+		m.SeededRecords = types.Int64Value(0)
+	}
+}
+
+func (r *appInstallResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m appInstallModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.install(ctx, &m, nil, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *appInstallResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var m, prior appInstallModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.install(ctx, &m, &prior, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *appInstallResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m appInstallModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenantID, name := m.TenantID.ValueString(), m.Name.ValueString()
+	_, db, err := r.client.TenantDB(ctx, tenantID)
+	if errors.Is(err, provider.ErrTenantNotFound) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot open tenant database", err.Error())
+		return
+	}
+	inst, ok, err := apps.IsInstalled(ctx, db, name)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read installed apps", fmt.Sprintf("tenant %s: %v", tenantID, err))
+		return
+	}
+	if !ok {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	m.ID = types.StringValue(tenantID + "/" + name)
+	m.Version = types.StringValue(inst.Version)
+	m.Checksum = types.StringValue(inst.Checksum)
+	m.InstalledObjects = sortedStrings(inst.Objects)
+	m.Drift = types.BoolValue(false)
+	st, found, err := readOwner(ctx, db, engine.AppOwner(name), m.DeploymentID.IsNull() || m.DeploymentID.ValueString() == "")
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read app schema", fmt.Sprintf("tenant %s, app %s: %v", tenantID, name, err))
+		return
+	}
+	if found {
+		m.Drift = types.BoolValue(st.drift)
+	}
+	if m.DeploymentID.IsNull() {
+		m.DeploymentID = types.StringValue("")
+	}
+	if found && st.deployment != nil {
+		m.DeploymentID = types.StringValue(st.deployment.ID)
+	}
+	if m.SeededRecords.IsNull() {
+		m.SeededRecords = types.Int64Value(0)
+	}
+	for _, b := range []*types.Bool{&m.SkipSeedData, &m.AllowDowngrade, &m.PurgeOnDestroy} {
+		if b.IsNull() {
+			*b = types.BoolValue(false)
+		}
+	}
+	m.settle()
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *appInstallResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m appInstallModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenantID, name := m.TenantID.ValueString(), m.Name.ValueString()
+	_, db, err := r.client.TenantDB(ctx, tenantID)
+	if errors.Is(err, provider.ErrTenantNotFound) {
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot open tenant database", err.Error())
+		return
+	}
+	err = apps.Uninstall(ctx, db, name, apps.UninstallOptions{Purge: m.PurgeOnDestroy.ValueBool(), Source: "terraform"})
+	if err != nil && !errors.Is(err, apps.ErrNotInstalled) {
+		resp.Diagnostics.AddError("Uninstall failed", fmt.Sprintf("tenant %s, app %s: %v", tenantID, name, err))
+	}
+}
+
+func (r *appInstallResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	tenantID, name, err := splitImportID(req.ID, "app name")
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import id", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("tenant_id"), tenantID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}

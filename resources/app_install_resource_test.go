@@ -1,0 +1,113 @@
+package resources_test
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+)
+
+// TestAccAppInstall installs an app with seed data and configuration, upgrades it (DDL in the plan),
+// refuses invalid configuration and a downgrade at plan time, imports it and uninstalls it.
+func TestAccAppInstall(t *testing.T) { backends(t, testAccAppInstall) }
+
+func testAccAppInstall(t *testing.T, e *env) {
+	const res = "objectstack_app_install.notes"
+	cfg := func(version, color, extra string) string {
+		return e.config(fmt.Sprintf(`
+resource "objectstack_tenant" "gamma" {
+  id         = "gamma"
+  org_id     = "org-3"
+  on_destroy = { immediate = true, create_backup = false }
+}
+
+resource "objectstack_app_install" "notes" {
+  tenant_id        = objectstack_tenant.gamma.id
+  path             = %q
+  config_overrides = { default_color = %q }
+  %s
+}
+`, testdata(t, "apps/notes-"+version), color, extra))
+	}
+	statements := tfjsonpath.New("planned_statements")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories,
+		CheckDestroy:             checkTenantsGone(e, "gamma"),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg("1.0.0", "blue", ""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("version"), knownvalue.StringExact("1.0.0")),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("seeded_records"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("installed_objects"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("notes_note")})),
+				},
+				Check: checkTables(e, "gamma", "notes_note"),
+			},
+			{
+				// A compatibility problem (a dependency that is not installed) fails the plan.
+				Config: cfg("1.0.0", "blue", "") + fmt.Sprintf(`
+resource "objectstack_app_install" "reports" {
+  tenant_id = objectstack_tenant.gamma.id
+  path      = %q
+}
+`, testdata(t, "apps/reports")),
+				ExpectError: regexp.MustCompile(`(?s)not compatible.*dependency_missing.*analytics`),
+			},
+			{
+				Config:      cfg("1.0.0", "red", ""),
+				ExpectError: regexp.MustCompile(`(?s)default_color.*red`),
+			},
+			{
+				Config: cfg("1.1.0", "blue", "purge_on_destroy = true"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("version"), knownvalue.StringExact("1.1.0")),
+					plancheck.ExpectKnownValue(res, statements, containsStatements(`ADD COLUMN "pinned"|"pinned"`)),
+				}},
+			},
+			{
+				// Drift: a column dropped by hand is planned back and repaired by apply.
+				PreConfig: func() {
+					if err := byHand(e, "gamma", `ALTER TABLE "notes_note" DROP COLUMN "pinned"`); err != nil {
+						t.Fatalf("change the database by hand: %v", err)
+					}
+				},
+				Config: cfg("1.1.0", "blue", "purge_on_destroy = true"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(res, statements, containsStatements(`"pinned"`)),
+				}},
+				Check: checkTables(e, "gamma", "notes_note"),
+			},
+			{
+				Config:      cfg("1.0.0", "blue", "purge_on_destroy = true"),
+				ExpectError: regexp.MustCompile(`(?s)Downgrade refused.*1\.1\.0`),
+			},
+			{
+				ResourceName:                         res,
+				ImportState:                          true,
+				ImportStateId:                        "gamma/notes",
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "id",
+				ImportStateVerifyIgnore: []string{"path", "config_overrides", "seeded_records",
+					"planned_statements", "changes", "change_summary", "has_breaking_changes", "purge_on_destroy"},
+			},
+			{
+				// Uninstall with purge_on_destroy: the app's table is dropped.
+				Config: e.config(`
+resource "objectstack_tenant" "gamma" {
+  id         = "gamma"
+  org_id     = "org-3"
+  on_destroy = { immediate = true, create_backup = false }
+}
+`),
+				Check: checkNoTables(e, "gamma", "notes_note"),
+			},
+		},
+	})
+}
