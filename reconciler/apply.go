@@ -1,0 +1,152 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/apps"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
+	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/status"
+)
+
+// applyTenant applies a tenant's planned units, each in its own engine transaction, and records the outcome.
+func (ex *execution) applyTenant(ctx context.Context, tp *tenantPlan, wave string) TenantResult {
+	r := ex.r
+	start := time.Now()
+	d := tp.d
+	res := TenantResult{TenantID: d.Tenant.ID, Wave: wave}
+	fail := func(outcome, msg string) TenantResult {
+		res.Outcome, res.Error = outcome, msg
+		res.DurationMs = time.Since(start).Milliseconds()
+		ex.recordResult(ctx, d, res)
+		return res
+	}
+	if tp.outcome != "" {
+		res.Refused = tp.refused
+		return fail(tp.outcome, tp.err)
+	}
+	db, err := r.opts.Tenants.DB(ctx, d.Tenant.ID)
+	if err != nil {
+		return fail(OutcomeFailed, fmt.Sprintf("open tenant %s: %v", d.Tenant.ID, err))
+	}
+	for _, up := range tp.units {
+		if up.noop() {
+			continue
+		}
+		u := up.unit
+		if up.plan != nil {
+			opts := schema.ApplyOptions{Allow: u.Allow, Version: u.Version, Source: ex.sourceTag(), Holder: r.opts.Holder}
+			out, err := schema.Apply(ctx, db, up.plan, opts)
+			if errors.Is(err, schema.ErrStalePlan) {
+				// The database moved since the dry run (another replica, a restart, a hand change): plan again
+				// once. If it is now up to date nothing runs, so no tenant is migrated twice.
+				p, perr := schema.PlanOwner(ctx, db, u.Owner, u.Bundle.Objects, schema.PlanOptions{})
+				if perr != nil {
+					return fail(OutcomeFailed, fmt.Sprintf("plan %s: %v", u.Owner, perr))
+				}
+				if p.UpToDate {
+					continue
+				}
+				out, err = schema.Apply(ctx, db, p, opts)
+			}
+			if err != nil {
+				var de *schema.DestructiveError
+				if errors.As(err, &de) {
+					return fail(OutcomeRefused, fmt.Sprintf("apply %s: %v", u.Owner, err))
+				}
+				return fail(OutcomeFailed, fmt.Sprintf("apply %s: %v", u.Owner, err))
+			}
+			res.Statements += out.StatementsExecuted
+			if out.DeploymentID != "" {
+				res.DeploymentIDs = append(res.DeploymentIDs, out.DeploymentID)
+			}
+			r.m.Applies.WithLabelValues("bundle").Inc()
+		} else {
+			out, err := apps.Install(ctx, db, u.App, installOptions(u, d.Tenant, u.Allow, ex.sourceTag()))
+			if err == nil && out != nil && !out.Success {
+				err = errors.New(out.Error)
+			}
+			if err != nil {
+				return fail(OutcomeFailed, fmt.Sprintf("install %s: %v", u.Owner, err))
+			}
+			res.Statements += out.StatementsExecuted
+			if out.DeploymentID != "" {
+				res.DeploymentIDs = append(res.DeploymentIDs, out.DeploymentID)
+			}
+			r.m.Applies.WithLabelValues("app").Inc()
+		}
+	}
+	res.Outcome = OutcomeApplied
+	if len(res.DeploymentIDs) == 0 && res.Statements == 0 {
+		res.Outcome = OutcomeUpToDate
+	}
+	res.DurationMs = time.Since(start).Milliseconds()
+	ex.recordResult(ctx, d, res)
+	return res
+}
+
+func (ex *execution) recordResult(ctx context.Context, d *Desired, res TenantResult) {
+	r := ex.r
+	st := ex.statuses[d.Tenant.ID]
+	st.TenantID = d.Tenant.ID
+	st.LastAttemptedRevision = ex.rev.String()
+	st.AttemptedChecksum = d.Checksum
+	st.UpdatedAt = time.Time{}
+	h := &status.HistoryEntry{Revision: ex.rev.String(), Checksum: d.Checksum, Statements: res.Statements, DurationMs: res.DurationMs}
+	task := status.TaskFailed
+	switch res.Outcome {
+	case OutcomeApplied, OutcomeUpToDate:
+		st.LastAppliedRevision = ex.rev.String()
+		st.Checksum = d.Checksum
+		st.Owners = d.Owners()
+		st.Condition, st.Reason, st.Error, st.Drifted = status.Ready, status.ReasonApplied, "", false
+		st.Message = fmt.Sprintf("applied %s: %d statement(s)", ex.rev, res.Statements)
+		if res.Outcome == OutcomeUpToDate {
+			st.Reason = status.ReasonUpToDate
+			st.Message = fmt.Sprintf("already at %s", ex.rev)
+		}
+		h.Result, h.Reason = "applied", st.Reason
+		task = status.TaskApplied
+		r.log.Info("tenant reconciled", "tenant", d.Tenant.ID, "wave", res.Wave, "revision", ex.rev.String(), "statements", res.Statements, "durationMs", res.DurationMs)
+	case OutcomeRefused:
+		st.Condition, st.Reason, st.Error = status.Stalled, status.ReasonDestructiveRefused, res.Error
+		st.Message = fmt.Sprintf("refused %s: destructive changes need allowDestructive in objectstack.yaml: %s", ex.rev, strings.Join(res.Refused, "; "))
+		h.Result, h.Reason = "refused", st.Reason
+		r.m.Failures.WithLabelValues(st.Reason).Inc()
+		r.log.Warn("tenant refused", "tenant", d.Tenant.ID, "revision", ex.rev.String(), "destructive", res.Refused)
+	default:
+		reason := status.ReasonApplyFailed
+		if strings.HasPrefix(res.Error, "plan ") || strings.HasPrefix(res.Error, "open tenant") || strings.Contains(res.Error, "not compatible") {
+			reason = status.ReasonPlanFailed
+		}
+		st.Condition, st.Reason, st.Error = status.Stalled, reason, res.Error
+		st.Message = fmt.Sprintf("%s failed: %s", ex.rev, res.Error)
+		h.Result, h.Reason = "failed", reason
+		r.m.Failures.WithLabelValues(reason).Inc()
+		r.log.Error("tenant failed", "tenant", d.Tenant.ID, "revision", ex.rev.String(), "error", res.Error)
+	}
+	h.Message = st.Message
+	if err := ex.rec.add(ctx, status.Update{Status: st, History: h, RolloutID: ex.rollout.ID, TaskState: task, ReleaseHolder: r.opts.Holder}); err != nil {
+		r.log.Error("record status", "tenant", d.Tenant.ID, "error", err)
+	}
+}
+
+func (ex *execution) recordHalted(ctx context.Context, d *Desired, wave string) {
+	st := ex.statuses[d.Tenant.ID]
+	st.TenantID = d.Tenant.ID
+	st.UpdatedAt = time.Time{}
+	ex.mu.Lock()
+	msg := ex.haltMsg
+	ex.mu.Unlock()
+	if msg == "" {
+		msg = "rollout halted by the failure policy"
+	}
+	st.Condition, st.Reason = status.Stalled, status.ReasonHalted
+	st.Message = fmt.Sprintf("%s was not applied to this tenant (wave %q): %s", ex.rev, wave, msg)
+	if err := ex.rec.add(ctx, status.Update{Status: st, RolloutID: ex.rollout.ID, TaskState: status.TaskSkipped, ReleaseHolder: ex.r.opts.Holder}); err != nil {
+		ex.r.log.Error("record status", "tenant", d.Tenant.ID, "error", err)
+	}
+}

@@ -1,0 +1,204 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
+	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/config"
+	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/source"
+)
+
+// ReviewTenant is the dry run of one targeted tenant.
+type ReviewTenant struct {
+	TenantID string   `json:"tenantId"`
+	Wave     string   `json:"wave"`
+	Outcome  string   `json:"outcome"` // change | uptodate | refused | failed
+	SQL      string   `json:"sql,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	Refused  []string `json:"refused,omitempty"`
+	Skipped  bool     `json:"skipped,omitempty"` // at the revision's checksum per status: not opened
+}
+
+// Review is what a revision would do, tenant by tenant, without applying anything.
+type Review struct {
+	Revision string         `json:"revision"`
+	Digest   string         `json:"digest"`
+	Valid    bool           `json:"valid"`
+	Issues   []bundle.Issue `json:"issues,omitempty"`
+	Tenants  []ReviewTenant `json:"tenants"`
+}
+
+// Review outcomes.
+const (
+	ReviewChange   = "change"
+	ReviewUpToDate = "uptodate"
+)
+
+// Review plans rev against every targeted tenant (read-only; tenants the status store already records at
+// the revision's checksum are reported up to date without opening their databases).
+func (r *Reconciler) Review(ctx context.Context, rev source.Revision) (*Review, error) {
+	repo, err := LoadRepository(rev.Dir)
+	if err != nil {
+		return nil, err
+	}
+	rv := &Review{Revision: rev.String(), Digest: rev.Digest, Valid: repo.Valid(), Issues: repo.Errors(), Tenants: []ReviewTenant{}}
+	if !rv.Valid {
+		return rv, nil
+	}
+	tenants, err := r.opts.Tenants.List(ctx, tenant.Filter{})
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	waves, _ := repo.Resolve(tenants)
+	statuses, err := r.opts.Store.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Concurrency)
+	for _, w := range waves {
+		for _, d := range w.Members {
+			if st, ok := statuses[d.Tenant.ID]; ok && st.Checksum == d.Checksum {
+				rv.Tenants = append(rv.Tenants, ReviewTenant{TenantID: d.Tenant.ID, Wave: w.Name, Outcome: ReviewUpToDate, Skipped: true})
+				continue
+			}
+			g.Go(func() error {
+				rt := ReviewTenant{TenantID: d.Tenant.ID, Wave: w.Name}
+				tp := r.planTenant(gctx, d)
+				var sqlText []string
+				for _, up := range tp.units {
+					var stmts []string
+					switch {
+					case up.plan != nil:
+						for _, s := range up.plan.Migration.Statements {
+							stmts = append(stmts, strings.TrimRight(s.SQL, ";\n ")+";")
+						}
+					case up.install != nil && up.install.Schema != nil:
+						for _, s := range up.install.Schema.Migration.Statements {
+							stmts = append(stmts, strings.TrimRight(s.SQL, ";\n ")+";")
+						}
+					}
+					if len(stmts) > 0 {
+						sqlText = append(sqlText, fmt.Sprintf("-- %s %s\n%s", up.unit.Owner, up.unit.Version, strings.Join(stmts, "\n")))
+					}
+				}
+				rt.SQL = strings.Join(sqlText, "\n\n")
+				switch {
+				case tp.outcome != "":
+					rt.Outcome, rt.Error, rt.Refused = tp.outcome, tp.err, tp.refused
+				case rt.SQL == "":
+					rt.Outcome = ReviewUpToDate
+				default:
+					rt.Outcome = ReviewChange
+				}
+				mu.Lock()
+				rv.Tenants = append(rv.Tenants, rt)
+				mu.Unlock()
+				return nil
+			})
+		}
+	}
+	_ = g.Wait()
+	sort.Slice(rv.Tenants, func(i, j int) bool { return rv.Tenants[i].TenantID < rv.Tenants[j].TenantID })
+	return rv, nil
+}
+
+// OK reports whether the revision is valid and no tenant would be refused or fail.
+func (rv *Review) OK() bool {
+	if !rv.Valid {
+		return false
+	}
+	for _, t := range rv.Tenants {
+		if t.Outcome == OutcomeFailed || t.Outcome == OutcomeRefused {
+			return false
+		}
+	}
+	return true
+}
+
+func tenantList(ids []string) string {
+	const show = 8
+	quoted := make([]string, 0, show)
+	for i, id := range ids {
+		if i == show {
+			quoted = append(quoted, fmt.Sprintf("and %d more", len(ids)-show))
+			break
+		}
+		quoted = append(quoted, "`"+id+"`")
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// Markdown renders the review for a pull-request comment: identical DDL across tenants is shown once.
+func (rv *Review) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### ObjectStack plan for `%s`\n\n", rv.Revision)
+	if !rv.Valid {
+		fmt.Fprintf(&b, "**The revision is invalid: nothing would be applied to any tenant.**\n\n")
+		for _, is := range rv.Issues {
+			fmt.Fprintf(&b, "- `%s`\n", config.FormatIssue(is))
+		}
+		return b.String()
+	}
+	counts := map[string]int{}
+	for _, t := range rv.Tenants {
+		counts[t.Outcome]++
+	}
+	fmt.Fprintf(&b, "%d tenant(s) targeted: **%d to change**, %d up to date, %d refused, %d failed.\n\n",
+		len(rv.Tenants), counts[ReviewChange], counts[ReviewUpToDate], counts[OutcomeRefused], counts[OutcomeFailed])
+	var refused, failed []ReviewTenant
+	groups := map[string][]string{}
+	var order []string
+	for _, t := range rv.Tenants {
+		switch t.Outcome {
+		case OutcomeRefused:
+			refused = append(refused, t)
+		case OutcomeFailed:
+			failed = append(failed, t)
+		case ReviewChange:
+			if _, ok := groups[t.SQL]; !ok {
+				order = append(order, t.SQL)
+			}
+			groups[t.SQL] = append(groups[t.SQL], t.TenantID)
+		}
+	}
+	if len(refused) > 0 {
+		b.WriteString("#### Refused destructive changes\n\n")
+		b.WriteString("These tenants would not be changed: add the kind to `allowDestructive` in objectstack.yaml to allow it.\n\n")
+		for _, t := range refused {
+			fmt.Fprintf(&b, "- `%s`:", t.TenantID)
+			if len(t.Refused) == 0 {
+				fmt.Fprintf(&b, " %s", t.Error)
+			}
+			b.WriteString("\n")
+			for _, r := range t.Refused {
+				fmt.Fprintf(&b, "  - %s\n", r)
+			}
+		}
+		b.WriteString("\n")
+	}
+	if len(failed) > 0 {
+		b.WriteString("#### Failed to plan\n\n")
+		for _, t := range failed {
+			fmt.Fprintf(&b, "- `%s`: %s\n", t.TenantID, t.Error)
+		}
+		b.WriteString("\n")
+	}
+	if len(order) > 0 {
+		b.WriteString("#### Changes\n\n")
+		sort.SliceStable(order, func(i, j int) bool { return len(groups[order[i]]) > len(groups[order[j]]) })
+		for _, sqlText := range order {
+			ids := groups[sqlText]
+			fmt.Fprintf(&b, "**%d tenant(s)** get (%s):\n\n```sql\n%s\n```\n\n", len(ids), tenantList(ids), sqlText)
+		}
+	}
+	return b.String()
+}

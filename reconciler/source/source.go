@@ -1,0 +1,492 @@
+// Package source owns the reconciler's view of the Git repository: a local mirror under the data folder,
+// cheap change detection with ls-remote before any fetch (as Flux does), ref resolution (branch, tag or a
+// pinned commit), the revision string "<ref>@sha1:<sha>", a sha256 digest of the deployable tree, and an
+// exported checkout of that tree for the loaders. Credentials come from files or the environment and never
+// appear in errors or logs.
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+)
+
+// TokenEnv is the environment variable an HTTPS token is read from when no token file is given.
+const TokenEnv = "OBJECTSTACK_GIT_TOKEN"
+
+// Options configure a Source. At most one of Branch, Tag, Commit and Revision is set; none means the remote's
+// default branch (where its HEAD points; "main" if the server does not say).
+type Options struct {
+	URL    string // https://, ssh://, git@host:path, file:// or a local path
+	Branch string
+	Tag    string
+	Commit string // a full 40-hex commit id
+	// Revision is resolved at fetch time: a branch name, then a tag name, then a commit id (used by `plan --repo`).
+	Revision string
+	// DataDir holds the mirror (DataDir/reconcile/mirror/<url hash>) and the exported checkouts.
+	DataDir string
+	// HTTPS credentials: a token read from TokenFile, else from $OBJECTSTACK_GIT_TOKEN; Username defaults to
+	// "x-access-token" (GitHub and GitLab accept any user name with a token).
+	TokenFile string
+	Username  string
+	// SSH credentials: a private key file and a known_hosts file (default: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts).
+	SSHKeyFile       string
+	SSHKeyPassphrase string
+	KnownHostsFile   string
+	Logger           *slog.Logger
+}
+
+// Revision is one resolved commit of the repository.
+type Revision struct {
+	Ref    string `json:"ref,omitempty"` // "main", "v1.2.0", or "" for a pinned commit
+	Commit string `json:"commit"`
+	Digest string `json:"digest"` // "sha256:<hex>" over objectstack.yaml, bundles/ and apps/
+	Dir    string `json:"-"`      // exported checkout of the tree
+}
+
+// String is the Flux-style revision: "main@sha1:<sha>", or "sha1:<sha>" for a pinned commit.
+func (r Revision) String() string {
+	if r.Commit == "" {
+		return ""
+	}
+	if r.Ref == "" {
+		return "sha1:" + r.Commit
+	}
+	return r.Ref + "@sha1:" + r.Commit
+}
+
+// Source fetches one repository ref into a local mirror. Safe for use by several goroutines.
+type Source struct {
+	opts   Options
+	auth   transport.AuthMethod
+	mirror string
+	out    string
+	log    *slog.Logger
+
+	// followHEAD tracks the remote's default branch (what HEAD points at) when no ref was given.
+	followHEAD bool
+
+	mu   sync.Mutex
+	repo *git.Repository
+	last Revision
+}
+
+// New validates the options and prepares the credentials; it does no network I/O.
+func New(opts Options) (*Source, error) {
+	if opts.URL == "" {
+		return nil, errors.New("source: a repository URL is required")
+	}
+	set := 0
+	for _, s := range []string{opts.Branch, opts.Tag, opts.Commit, opts.Revision} {
+		if s != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		return nil, errors.New("source: set only one of branch, tag, commit and revision")
+	}
+	if opts.Commit != "" && !isHex40(opts.Commit) {
+		return nil, fmt.Errorf("source: commit %q must be a full 40-character hexadecimal id", opts.Commit)
+	}
+	followHEAD := opts.Branch == "" && opts.Tag == "" && opts.Commit == "" && opts.Revision == ""
+	if opts.DataDir == "" {
+		return nil, errors.New("source: a data directory is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	url := normaliseURL(opts.URL)
+	auth, err := authFor(url, opts)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(url))
+	key := hex.EncodeToString(sum[:8])
+	base := filepath.Join(opts.DataDir, "reconcile")
+	opts.URL = url
+	return &Source{opts: opts, auth: auth, mirror: filepath.Join(base, "mirror", key),
+		out: filepath.Join(base, "checkout", key), log: opts.Logger, followHEAD: followHEAD}, nil
+}
+
+// normaliseURL turns a plain local path into an absolute one so the mirror key is stable.
+func normaliseURL(u string) string {
+	if strings.Contains(u, "://") || (strings.Contains(u, "@") && strings.Contains(u, ":")) {
+		return u
+	}
+	if abs, err := filepath.Abs(u); err == nil {
+		return abs
+	}
+	return u
+}
+
+func isHex40(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+func authFor(rawURL string, opts Options) (transport.AuthMethod, error) {
+	ep, err := transport.NewEndpoint(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("source: repository URL: %w", redactErr(err, rawURL))
+	}
+	switch ep.Protocol {
+	case "http", "https":
+		token := ""
+		if opts.TokenFile != "" {
+			b, err := os.ReadFile(opts.TokenFile)
+			if err != nil {
+				return nil, fmt.Errorf("source: read git token file %s: %w", opts.TokenFile, err)
+			}
+			token = strings.TrimSpace(string(b))
+		} else {
+			token = strings.TrimSpace(os.Getenv(TokenEnv))
+		}
+		if token == "" {
+			return nil, nil
+		}
+		user := opts.Username
+		if user == "" {
+			user = "x-access-token"
+		}
+		return &githttp.BasicAuth{Username: user, Password: token}, nil
+	case "ssh":
+		if opts.SSHKeyFile == "" {
+			return nil, nil // go-git falls back to the SSH agent
+		}
+		user := ep.User
+		if user == "" {
+			user = "git"
+		}
+		keys, err := gitssh.NewPublicKeysFromFile(user, opts.SSHKeyFile, opts.SSHKeyPassphrase)
+		if err != nil {
+			return nil, fmt.Errorf("source: read ssh key %s: %w", opts.SSHKeyFile, err)
+		}
+		var files []string
+		if opts.KnownHostsFile != "" {
+			files = append(files, opts.KnownHostsFile)
+		}
+		cb, err := gitssh.NewKnownHostsCallback(files...)
+		if err != nil {
+			return nil, fmt.Errorf("source: known_hosts: %w", err)
+		}
+		keys.HostKeyCallback = cb
+		return keys, nil
+	}
+	return nil, nil
+}
+
+// redactErr strips credentials embedded in a URL out of an error message.
+func redactErr(err error, rawURL string) error {
+	if err == nil {
+		return nil
+	}
+	u, perr := url.Parse(rawURL)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	msg := err.Error()
+	if p, ok := u.User.Password(); ok && p != "" {
+		msg = strings.ReplaceAll(msg, p, "REDACTED")
+	}
+	return errors.New(msg)
+}
+
+// Redacted returns the repository URL without credentials, for logs and status.
+func (s *Source) Redacted() string {
+	u, err := url.Parse(s.opts.URL)
+	if err != nil || u.User == nil {
+		return s.opts.URL
+	}
+	u.User = url.User(u.User.Username())
+	return u.String()
+}
+
+// Last returns the last revision Fetch resolved.
+func (s *Source) Last() Revision {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+func (s *Source) open() (*git.Repository, error) {
+	if s.repo != nil {
+		return s.repo, nil
+	}
+	repo, err := git.PlainOpen(s.mirror)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		if err := os.MkdirAll(s.mirror, 0o700); err != nil {
+			return nil, fmt.Errorf("source: create mirror: %w", err)
+		}
+		repo, err = git.PlainInit(s.mirror, true)
+		if err == nil {
+			_, err = repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{s.opts.URL}})
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("source: open mirror %s: %w", s.mirror, redactErr(err, s.opts.URL))
+	}
+	s.repo = repo
+	return repo, nil
+}
+
+// Fetch resolves the tracked ref. When the remote ref still points at the last resolved commit, it returns
+// that revision with changed=false without fetching anything.
+func (s *Source) Fetch(ctx context.Context) (rev Revision, changed bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	repo, err := s.open()
+	if err != nil {
+		return Revision{}, false, err
+	}
+	ref, hash, err := s.resolveRemote(ctx, repo)
+	if err != nil {
+		return Revision{}, false, err
+	}
+	if hash != "" && hash == s.last.Commit && s.last.Dir != "" {
+		return s.last, false, nil
+	}
+	if hash == "" || !hasCommit(repo, hash) {
+		if err := s.fetch(ctx, repo, ref); err != nil {
+			return Revision{}, false, err
+		}
+	}
+	if hash == "" { // a pinned commit or a revision that is neither branch nor tag
+		hash = s.opts.Commit
+		if hash == "" {
+			hash = s.opts.Revision
+		}
+		h, rerr := repo.ResolveRevision(plumbing.Revision(hash))
+		if rerr != nil {
+			return Revision{}, false, fmt.Errorf("source: commit %s not found in %s", hash, s.Redacted())
+		}
+		hash = h.String()
+	}
+	commit, err := repo.CommitObject(plumbing.NewHash(hash))
+	if err != nil {
+		return Revision{}, false, fmt.Errorf("source: read commit %s: %w", hash, err)
+	}
+	refName := ""
+	if ref != "" {
+		refName = plumbing.ReferenceName(ref).Short()
+	}
+	r := Revision{Ref: refName, Commit: commit.Hash.String()}
+	r.Dir, r.Digest, err = s.export(commit)
+	if err != nil {
+		return Revision{}, false, err
+	}
+	changed = r.Commit != s.last.Commit || r.Digest != s.last.Digest
+	s.last = r
+	return r, changed, nil
+}
+
+// resolveRemote lists the remote refs (no object transfer) and returns the full ref name and the commit it
+// points at. For a pinned commit it returns ("", "") without touching the network.
+func (s *Source) resolveRemote(ctx context.Context, repo *git.Repository) (string, string, error) {
+	if s.opts.Commit != "" {
+		return "", "", nil
+	}
+	remote, err := repo.Remote("origin")
+	if err != nil {
+		return "", "", fmt.Errorf("source: mirror remote: %w", err)
+	}
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: s.auth, PeelingOption: git.AppendPeeled})
+	if err != nil {
+		return "", "", fmt.Errorf("source: ls-remote %s: %w", s.Redacted(), redactErr(err, s.opts.URL))
+	}
+	byName := map[string]string{}
+	for _, r := range refs {
+		if r.Type() == plumbing.HashReference {
+			byName[r.Name().String()] = r.Hash().String()
+		}
+	}
+	lookup := func(name string) (string, string, bool) {
+		if h, ok := byName[name+"^{}"]; ok { // an annotated tag: the peeled commit
+			return name, h, true
+		}
+		h, ok := byName[name]
+		return name, h, ok
+	}
+	branch := s.opts.Branch
+	if s.followHEAD {
+		branch = "main"
+		for _, r := range refs {
+			if r.Name() == plumbing.HEAD && r.Type() == plumbing.SymbolicReference && r.Target().IsBranch() {
+				branch = r.Target().Short()
+			}
+		}
+	}
+	switch {
+	case branch != "":
+		if n, h, ok := lookup("refs/heads/" + branch); ok {
+			return n, h, nil
+		}
+		return "", "", fmt.Errorf("source: branch %q not found in %s", branch, s.Redacted())
+	case s.opts.Tag != "":
+		if n, h, ok := lookup("refs/tags/" + s.opts.Tag); ok {
+			return n, h, nil
+		}
+		return "", "", fmt.Errorf("source: tag %q not found in %s", s.opts.Tag, s.Redacted())
+	default:
+		for _, prefix := range []string{"refs/heads/", "refs/tags/"} {
+			if n, h, ok := lookup(prefix + s.opts.Revision); ok {
+				return n, h, nil
+			}
+		}
+		return "", "", nil
+	}
+}
+
+func hasCommit(repo *git.Repository, hash string) bool {
+	if hash == "" {
+		return false
+	}
+	_, err := repo.CommitObject(plumbing.NewHash(hash))
+	return err == nil
+}
+
+func (s *Source) fetch(ctx context.Context, repo *git.Repository, ref string) error {
+	var specs []gitconfig.RefSpec
+	if ref != "" {
+		specs = []gitconfig.RefSpec{gitconfig.RefSpec("+" + ref + ":" + ref)}
+	} else {
+		specs = []gitconfig.RefSpec{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"}
+	}
+	err := repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", RefSpecs: specs, Auth: s.auth, Tags: git.NoTags, Force: true})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return fmt.Errorf("source: fetch %s: %w", s.Redacted(), redactErr(err, s.opts.URL))
+	}
+	return nil
+}
+
+// deployable reports whether a repository path belongs to the deployable tree (and so to the digest).
+func deployable(path string) bool {
+	return path == "objectstack.yaml" || strings.HasPrefix(path, "bundles/") || strings.HasPrefix(path, "apps/")
+}
+
+// export writes the deployable files of commit into out/<sha> (once) and returns the dir and the digest.
+func (s *Source) export(commit *object.Commit) (string, string, error) {
+	tree, err := commit.Tree()
+	if err != nil {
+		return "", "", fmt.Errorf("source: tree of %s: %w", commit.Hash, err)
+	}
+	type entry struct {
+		path string
+		file *object.File
+	}
+	var files []entry
+	err = tree.Files().ForEach(func(f *object.File) error {
+		if deployable(f.Name) && f.Mode != filemode.Symlink && f.Mode != filemode.Submodule {
+			files = append(files, entry{f.Name, f})
+		}
+		return nil
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("source: walk tree of %s: %w", commit.Hash, err)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	dir := filepath.Join(s.out, commit.Hash.String())
+	_, statErr := os.Stat(dir)
+	write := statErr != nil
+	tmp := dir + ".tmp"
+	if write {
+		_ = os.RemoveAll(tmp)
+	}
+	h := sha256.New()
+	for _, e := range files {
+		clean := filepath.Clean(filepath.FromSlash(e.path))
+		if strings.HasPrefix(clean, "..") || filepath.IsAbs(clean) {
+			return "", "", fmt.Errorf("source: unsafe path %q in commit %s", e.path, commit.Hash)
+		}
+		rd, err := e.file.Reader()
+		if err != nil {
+			return "", "", fmt.Errorf("source: read %s: %w", e.path, err)
+		}
+		data, err := io.ReadAll(rd)
+		rd.Close()
+		if err != nil {
+			return "", "", fmt.Errorf("source: read %s: %w", e.path, err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", e.path, len(data))
+		h.Write(data)
+		if write {
+			p := filepath.Join(tmp, clean)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return "", "", fmt.Errorf("source: export: %w", err)
+			}
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				return "", "", fmt.Errorf("source: export: %w", err)
+			}
+		}
+	}
+	if write {
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			return "", "", fmt.Errorf("source: export: %w", err)
+		}
+		if err := os.Rename(tmp, dir); err != nil {
+			return "", "", fmt.Errorf("source: export: %w", err)
+		}
+		s.prune(commit.Hash.String())
+	}
+	return dir, "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// prune keeps the newest few checkouts so the data folder does not grow with every commit.
+func (s *Source) prune(keep string) {
+	entries, err := os.ReadDir(s.out)
+	if err != nil {
+		return
+	}
+	type aged struct {
+		name string
+		mod  time.Time
+	}
+	var all []aged
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && e.Name() != keep {
+			all = append(all, aged{e.Name(), info.ModTime()})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].mod.After(all[j].mod) })
+	for i, a := range all {
+		if i >= 4 {
+			_ = os.RemoveAll(filepath.Join(s.out, a.name))
+		}
+	}
+}
+
+// Jitter returns d ± 10%, so replicas and repositories polled on the same interval do not hit the remote at
+// the same instant.
+func Jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	spread := int64(d) / 5
+	if spread <= 0 {
+		return d
+	}
+	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread))
+}

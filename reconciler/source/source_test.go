@@ -1,0 +1,233 @@
+package source
+
+import (
+	"context"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/internal/gittest"
+)
+
+func TestFetchTracksBranchAndSkipsUnmovedRef(t *testing.T) {
+	ctx := context.Background()
+	remote := gittest.New(t)
+	remote.Write(map[string][]byte{"objectstack.yaml": []byte("apiVersion: objectstack.ai/v1\n"), "bundles/crm/bundle.yaml": []byte("name: crm\n"),
+		"README.md": []byte("not deployable\n")})
+	c1 := remote.Commit("first")
+	for _, url := range []string{remote.Bare, "file://" + remote.Bare} {
+		t.Run(url[:4], func(t *testing.T) {
+			src, err := New(Options{URL: url, DataDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rev, changed, err := src.Fetch(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !changed || rev.Commit != c1 || rev.String() != "main@sha1:"+c1 || !strings.HasPrefix(rev.Digest, "sha256:") {
+				t.Fatalf("first fetch: %+v changed=%v", rev, changed)
+			}
+			if _, err := os.Stat(filepath.Join(rev.Dir, "bundles", "crm", "bundle.yaml")); err != nil {
+				t.Fatalf("checkout: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(rev.Dir, "README.md")); !os.IsNotExist(err) {
+				t.Fatal("only the deployable tree is exported")
+			}
+			again, changed, err := src.Fetch(ctx)
+			if err != nil || changed || again.Commit != c1 {
+				t.Fatalf("unmoved ref must report unchanged: %+v %v %v", again, changed, err)
+			}
+		})
+	}
+}
+
+func TestDigestIgnoresNonDeployableFiles(t *testing.T) {
+	ctx := context.Background()
+	remote := gittest.New(t)
+	remote.Write(map[string][]byte{"objectstack.yaml": []byte("a: 1\n")})
+	remote.Commit("one")
+	src, err := New(Options{URL: remote.Bare, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, _, err := src.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote.Write(map[string][]byte{"docs/notes.md": []byte("hello\n")})
+	c2 := remote.Commit("docs only")
+	r2, changed, err := src.Fetch(ctx)
+	if err != nil || !changed || r2.Commit != c2 {
+		t.Fatalf("moved ref must be fetched: %+v %v %v", r2, changed, err)
+	}
+	if r2.Digest != r1.Digest {
+		t.Fatal("a docs-only commit must keep the bundle tree digest")
+	}
+	remote.Write(map[string][]byte{"objectstack.yaml": []byte("a: 2\n")})
+	remote.Commit("change")
+	r3, _, err := src.Fetch(ctx)
+	if err != nil || r3.Digest == r1.Digest {
+		t.Fatalf("a content change must change the digest: %v", err)
+	}
+}
+
+func TestTagCommitAndRevision(t *testing.T) {
+	ctx := context.Background()
+	remote := gittest.New(t)
+	remote.Write(map[string][]byte{"objectstack.yaml": []byte("v: 1\n")})
+	c1 := remote.Commit("v1")
+	remote.Tag("v1.0.0")
+	remote.Write(map[string][]byte{"objectstack.yaml": []byte("v: 2\n")})
+	c2 := remote.Commit("v2")
+
+	src, err := New(Options{URL: remote.Bare, Tag: "v1.0.0", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, _, err := src.Fetch(ctx)
+	if err != nil || rev.Commit != c1 || rev.String() != "v1.0.0@sha1:"+c1 {
+		t.Fatalf("tag: %+v %v", rev, err)
+	}
+	pinned, err := New(Options{URL: remote.Bare, Commit: c1, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, _, err = pinned.Fetch(ctx)
+	if err != nil || rev.Commit != c1 || rev.String() != "sha1:"+c1 {
+		t.Fatalf("pinned: %+v %v", rev, err)
+	}
+	data, _ := os.ReadFile(filepath.Join(rev.Dir, "objectstack.yaml"))
+	if string(data) != "v: 1\n" {
+		t.Fatalf("pinned checkout has %q", data)
+	}
+	for rv, want := range map[string]string{"main": c2, "v1.0.0": c1, c1: c1} {
+		s, err := New(Options{URL: remote.Bare, Revision: rv, DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := s.Fetch(ctx)
+		if err != nil || got.Commit != want {
+			t.Fatalf("revision %s: %+v %v", rv, got, err)
+		}
+	}
+}
+
+func TestFetchErrors(t *testing.T) {
+	ctx := context.Background()
+	remote := gittest.New(t)
+	remote.Write(map[string][]byte{"objectstack.yaml": []byte("v: 1\n")})
+	remote.Commit("v1")
+	s, _ := New(Options{URL: remote.Bare, Branch: "nope", DataDir: t.TempDir()})
+	if _, _, err := s.Fetch(ctx); err == nil || !strings.Contains(err.Error(), `branch "nope" not found`) {
+		t.Fatalf("missing branch: %v", err)
+	}
+	if _, err := New(Options{URL: remote.Bare, Commit: "abc", DataDir: t.TempDir()}); err == nil {
+		t.Fatal("short commit ids are refused")
+	}
+	if _, err := New(Options{URL: remote.Bare, Branch: "a", Tag: "b", DataDir: t.TempDir()}); err == nil {
+		t.Fatal("branch and tag together are refused")
+	}
+}
+
+func TestCredentialsNeverInErrors(t *testing.T) {
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "token")
+	if err := os.WriteFile(tok, []byte("s3cr3t-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Port 1 on loopback refuses the connection at once: no network leaves the machine.
+	s, err := New(Options{URL: "https://user:hunter2@127.0.0.1:1/org/repo.git", TokenFile: tok, DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.Fetch(context.Background())
+	if err == nil {
+		t.Fatal("fetch from a closed port must fail")
+	}
+	if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("secret leaked: %v", err)
+	}
+	if strings.Contains(s.Redacted(), "hunter2") {
+		t.Fatalf("redacted URL leaks the password: %s", s.Redacted())
+	}
+}
+
+// TestFetchOverHTTPWithToken serves the bare repository with git's own smart-HTTP backend on loopback,
+// behind basic auth: the token from the token file (or the environment) opens it, no token is refused.
+func TestFetchOverHTTPWithToken(t *testing.T) {
+	gitBin, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("git is not installed")
+	}
+	remote := gittest.New(t)
+	remote.Write(map[string][]byte{"objectstack.yaml": []byte("v: 1\n")})
+	c1 := remote.Commit("v1")
+	backend := &cgi.Handler{Path: gitBin, Args: []string{"http-backend"},
+		Env: []string{"GIT_PROJECT_ROOT=" + filepath.Dir(remote.Bare), "GIT_HTTP_EXPORT_ALL=1"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pass, ok := r.BasicAuth(); !ok || pass != "tok-123" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	url := srv.URL + "/" + filepath.Base(remote.Bare)
+
+	dir := t.TempDir()
+	tokFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokFile, []byte("tok-123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{URL: url, TokenFile: tokFile, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, _, err := s.Fetch(context.Background())
+	if err != nil || rev.Commit != c1 {
+		t.Fatalf("fetch with token file: %+v %v", rev, err)
+	}
+	t.Setenv(TokenEnv, "tok-123")
+	s, _ = New(Options{URL: url, DataDir: t.TempDir()})
+	if rev, _, err = s.Fetch(context.Background()); err != nil || rev.Commit != c1 {
+		t.Fatalf("fetch with token from env: %+v %v", rev, err)
+	}
+	t.Setenv(TokenEnv, "wrong")
+	s, _ = New(Options{URL: url, DataDir: t.TempDir()})
+	if _, _, err = s.Fetch(context.Background()); err == nil || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("a wrong token must fail without echoing it: %v", err)
+	}
+}
+
+// TestDefaultBranchFollowsRemoteHEAD: without --branch the remote's default branch is tracked, whatever
+// its name.
+func TestDefaultBranchFollowsRemoteHEAD(t *testing.T) {
+	remote := gittest.New(t)
+	remote.Write(map[string][]byte{"objectstack.yaml": []byte("v: 1\n")})
+	trunk := remote.Commit("on main")
+	remote.Push("refs/heads/main:refs/heads/trunk")
+	remote.Write(map[string][]byte{"objectstack.yaml": []byte("v: 2\n")})
+	wt := remote.Commit("on main again")
+	// Point the bare repository's HEAD at trunk, as a host whose default branch is trunk would.
+	if err := os.WriteFile(filepath.Join(remote.Bare, "HEAD"), []byte("ref: refs/heads/trunk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{URL: remote.Bare, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, _, err := s.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev.Ref != "trunk" || rev.Commit != trunk {
+		t.Fatalf("default branch: %+v (main is at %s)", rev, wt)
+	}
+}

@@ -1,0 +1,54 @@
+package reconciler
+
+import "github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
+
+// Tenant outcomes of one reconcile.
+const (
+	OutcomeApplied  = "applied"  // statements ran
+	OutcomeUpToDate = "uptodate" // planned, nothing to run (e.g. applied before a crash, or by another replica)
+	OutcomeFailed   = "failed"   // plan or apply failed
+	OutcomeRefused  = "refused"  // destructive changes without allowance
+	OutcomeHalted   = "halted"   // not attempted: the failure policy stopped the rollout
+	OutcomeLeased   = "leased"   // another replica holds the tenant's lease
+)
+
+// TenantResult is what happened to one tenant that needed work.
+type TenantResult struct {
+	TenantID      string   `json:"tenantId"`
+	Wave          string   `json:"wave"`
+	Outcome       string   `json:"outcome"`
+	Statements    int      `json:"statements"`
+	DeploymentIDs []string `json:"deploymentIds,omitempty"`
+	Error         string   `json:"error,omitempty"`
+	Refused       []string `json:"refused,omitempty"`
+	DurationMs    int64    `json:"durationMs"`
+}
+
+// Summary is the result of reconciling one revision.
+type Summary struct {
+	Revision string         `json:"revision"`
+	Digest   string         `json:"digest"`
+	Valid    bool           `json:"valid"`
+	Issues   []bundle.Issue `json:"issues,omitempty"`
+	Targeted int            `json:"targeted"`
+	// Unknown lists tenant ids objectstack.yaml names explicitly that are not active tenants.
+	Unknown      []string       `json:"unknown,omitempty"`
+	Skipped      int            `json:"skipped"` // already at the revision's checksum: database not opened
+	Applied      int            `json:"applied"`
+	UpToDate     int            `json:"upToDate"`
+	Failed       int            `json:"failed"`
+	Refused      int            `json:"refused"`
+	Halted       int            `json:"halted"`
+	Leased       int            `json:"leased"`
+	RolloutID    int64          `json:"rolloutId,omitempty"`
+	RolloutState string         `json:"rolloutState,omitempty"`
+	Resumed      bool           `json:"resumed,omitempty"`
+	Results      []TenantResult `json:"results,omitempty"`
+	DurationMs   int64          `json:"durationMs"`
+}
+
+// OK reports whether the revision is valid and no tenant failed, was refused or was halted. Tenants held by
+// another replica (Leased) are not failures: that replica migrates them.
+func (s *Summary) OK() bool {
+	return s != nil && s.Valid && s.Failed == 0 && s.Refused == 0 && s.Halted == 0
+}
