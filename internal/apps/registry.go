@@ -23,49 +23,11 @@ const appsTableSQL = `CREATE TABLE IF NOT EXISTS "_objectstack_apps" (
 	"updated_at" TEXT NOT NULL
 )`
 
-// appsExtraColumns are the columns this package needs beyond the ones the engine's registry DDL declares (it creates
-// _objectstack_apps too, with name, version, config, objects, installed_at, updated_at); whichever CREATE runs first,
-// the missing ones are added here.
-var appsExtraColumns = []struct{ name, ddl string }{
-	{"checksum", `"checksum" TEXT NOT NULL DEFAULT ''`},
-	{"dependencies", `"dependencies" TEXT NOT NULL DEFAULT '[]'`},
-	{"manifest", `"manifest" TEXT NOT NULL DEFAULT '{}'`},
-}
-
 func ensureAppsTable(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, appsTableSQL); err != nil {
 		return fmt.Errorf("create _objectstack_apps: %w", err)
 	}
-	have, err := appsColumns(ctx, tx)
-	if err != nil {
-		return err
-	}
-	for _, c := range appsExtraColumns {
-		if have[c.name] {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `ALTER TABLE "_objectstack_apps" ADD COLUMN `+c.ddl); err != nil {
-			return fmt.Errorf("add _objectstack_apps.%s: %w", c.name, err)
-		}
-	}
 	return nil
-}
-
-func appsColumns(ctx context.Context, q queryer) (map[string]bool, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name FROM pragma_table_info('_objectstack_apps')`)
-	if err != nil {
-		return nil, fmt.Errorf("read _objectstack_apps columns: %w", err)
-	}
-	defer rows.Close()
-	have := map[string]bool{}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("read _objectstack_apps columns: %w", err)
-		}
-		have[n] = true
-	}
-	return have, rows.Err()
 }
 
 // queryer is what the registry reads need: a *sql.DB outside a transaction or a *sql.Tx inside one.
@@ -93,17 +55,7 @@ func installedApps(ctx context.Context, q queryer) ([]InstalledApp, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	have, err := appsColumns(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	col := func(name, fallback string) string {
-		if have[name] {
-			return quoteIdent(name)
-		}
-		return fallback
-	}
-	rows, err := q.QueryContext(ctx, `SELECT "name", "version", `+col("checksum", "''")+`, "config", "objects", `+col("dependencies", "'[]'")+`, "installed_at", "updated_at"
+	rows, err := q.QueryContext(ctx, `SELECT "name", "version", "checksum", "config", "objects", "dependencies", "installed_at", "updated_at"
 		FROM "_objectstack_apps" ORDER BY "name"`)
 	if err != nil {
 		return nil, fmt.Errorf("list installed apps: %w", err)

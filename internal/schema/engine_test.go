@@ -348,6 +348,23 @@ func TestRollbackRefusesWhileLaterDeploymentInPlace(t *testing.T) {
 	}
 }
 
+func TestRollbackRefusesAppDeployments(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openDB(t, "d.db")
+	owner := AppOwner("helpdesk")
+	mustApply(t, db, owner, nil, obj("ticket"))
+	mustApply(t, db, owner, nil, obj("ticket", fld("x", bundle.TypeText)))
+	deps, _ := Deployments(ctx, db, owner)
+	before := describeSchema(t, db)
+	_, err := Rollback(ctx, db, deps[1].ID, ApplyOptions{Allow: AllDestructiveKinds})
+	if err == nil || !strings.Contains(err.Error(), "app:helpdesk") || !strings.Contains(err.Error(), "previous version") {
+		t.Fatalf("want a refusal pointing at the app commands, got %v", err)
+	}
+	if after := describeSchema(t, db); after != before {
+		t.Fatalf("refused rollback changed the schema:\n%s\n---\n%s", before, after)
+	}
+}
+
 func TestRebuildKeepsViewsAndTriggers(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openDB(t, "d.db")

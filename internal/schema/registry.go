@@ -38,14 +38,6 @@ var registryDDL = []string{
   completed_at TEXT
 )`,
 	`CREATE INDEX IF NOT EXISTS _objectstack_deployments_owner ON _objectstack_deployments (owner, seq)`,
-	`CREATE TABLE IF NOT EXISTS _objectstack_apps (
-  name TEXT PRIMARY KEY,
-  version TEXT NOT NULL,
-  config TEXT NOT NULL DEFAULT '{}',
-  objects TEXT NOT NULL DEFAULT '[]',
-  installed_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
-)`,
 	`CREATE TABLE IF NOT EXISTS _objectstack_lock (
   name TEXT PRIMARY KEY,
   holder TEXT NOT NULL,

@@ -14,6 +14,8 @@ import (
 //
 // Rollbacks work as an undo stack per owner: the target must be ready and not yet rolled back, and every
 // later ready deployment of the same owner must already be rolled back (or be itself a rollback record).
+// App deployments are refused: apps are rolled back through internal/apps, which owns their seed data
+// and registry row.
 func Rollback(ctx context.Context, db *sql.DB, deploymentID string, opts ApplyOptions) (*DeployExecutionResult, error) {
 	if ok, err := registryExists(ctx, db); err != nil {
 		return nil, fmt.Errorf("rollback %s: %w", deploymentID, err)
@@ -23,6 +25,12 @@ func Rollback(ctx context.Context, db *sql.DB, deploymentID string, opts ApplyOp
 	target, prevJSON, err := loadDeployment(ctx, db, deploymentID)
 	if err != nil {
 		return nil, fmt.Errorf("rollback %s: %w", deploymentID, err)
+	}
+	if target.Owner.Kind() == "app" {
+		// An app's deployment is only part of its install: its seed rows and its _objectstack_apps row
+		// belong to internal/apps, which this package cannot restore. Reverting the DDL alone would leave
+		// the app registry naming a version whose schema is gone.
+		return nil, fmt.Errorf("rollback %s: deployment belongs to %s; roll an app back by installing its previous version (objectstack app install --allow-downgrade) or uninstalling it", deploymentID, target.Owner)
 	}
 	if target.Status != StatusReady {
 		return nil, fmt.Errorf("rollback %s: deployment status is %s; only ready deployments can be rolled back", deploymentID, target.Status)
