@@ -29,22 +29,18 @@ type Client struct {
 	Settings Settings
 	Tenants  *tenant.Service
 
-	bundles *lru.Cache[string, *loadedBundle]
-	apps    *lru.Cache[string, *loadedApp]
+	bundles *lru.Cache[string, *loaded[*bundle.Bundle]]
+	apps    *lru.Cache[string, *loaded[*apps.App]]
 
 	// Plans holds up-to-date plans found by refresh, so the plan step that follows it in the same
 	// OpenTofu run does not introspect the same database a second time.
 	Plans *PlanCache
 }
 
-type loadedBundle struct {
-	b   *bundle.Bundle
-	res bundle.ValidationResult
-	err error
-}
-
-type loadedApp struct {
-	a   *apps.App
+// loaded is one parsed and validated folder (a bundle or an app); a load error is cached too, since
+// the same content fails the same way.
+type loaded[T any] struct {
+	v   T
 	res bundle.ValidationResult
 	err error
 }
@@ -91,8 +87,8 @@ func NewClient(ctx context.Context, s Settings) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open tenant registry in %s: %w", s.DataDir, err)
 	}
-	bc, _ := lru.New[string, *loadedBundle](64)
-	ac, _ := lru.New[string, *loadedApp](64)
+	bc, _ := lru.New[string, *loaded[*bundle.Bundle]](64)
+	ac, _ := lru.New[string, *loaded[*apps.App]](64)
 	return &Client{Settings: s, Tenants: svc, bundles: bc, apps: ac, Plans: NewPlanCache(PlanCacheTTL)}, nil
 }
 
@@ -108,30 +104,29 @@ func (c *Client) Bundle(dir string) (*bundle.Bundle, bundle.ValidationResult, er
 
 // BundleKeyed is Bundle plus the folder's content checksum, the key for plan caches.
 func (c *Client) BundleKeyed(dir string) (*bundle.Bundle, bundle.ValidationResult, string, error) {
-	key, err := FolderChecksum(dir)
-	if err != nil {
-		return nil, bundle.ValidationResult{}, "", err
-	}
-	if e, ok := c.bundles.Get(key); ok {
-		return e.b, e.res, key, e.err
-	}
-	b, res, err := bundle.Load(dir)
-	c.bundles.Add(key, &loadedBundle{b, res, err})
-	return b, res, key, err
+	return loadCached(c.bundles, dir, bundle.Load)
 }
 
 // App loads and validates the app folder at dir, from cache when its content is unchanged.
 func (c *Client) App(dir string) (*apps.App, bundle.ValidationResult, error) {
+	a, res, _, err := loadCached(c.apps, dir, apps.Load)
+	return a, res, err
+}
+
+// loadCached loads the folder at dir with load, through cache keyed by the folder's content checksum
+// (also returned): bundles and apps are cached the same way, so an edit is seen the same way.
+func loadCached[T any](cache *lru.Cache[string, *loaded[T]], dir string, load func(string) (T, bundle.ValidationResult, error)) (T, bundle.ValidationResult, string, error) {
 	key, err := FolderChecksum(dir)
 	if err != nil {
-		return nil, bundle.ValidationResult{}, err
+		var none T
+		return none, bundle.ValidationResult{}, "", err
 	}
-	if e, ok := c.apps.Get(key); ok {
-		return e.a, e.res, e.err
+	if e, ok := cache.Get(key); ok {
+		return e.v, e.res, key, e.err
 	}
-	a, res, err := apps.Load(dir)
-	c.apps.Add(key, &loadedApp{a, res, err})
-	return a, res, err
+	v, res, err := load(dir)
+	cache.Add(key, &loaded[T]{v, res, err})
+	return v, res, key, err
 }
 
 // ErrTenantNotFound is returned by TenantDB when the tenant does not exist or is being destroyed.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -14,8 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -63,17 +60,7 @@ func (r *appInstallResource) Schema(_ context.Context, _ resource.SchemaRequest,
 			"the checksum the apply will record; a refresh reads the installed one.",
 		Computed: true,
 	}
-	attrs["id"] = schema.StringAttribute{
-		MarkdownDescription: "`<tenant_id>/<app name>`.",
-		Computed:            true,
-		PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-	}
-	attrs["tenant_id"] = schema.StringAttribute{
-		MarkdownDescription: "Tenant the app is installed in. Changing it replaces the resource.",
-		Required:            true,
-		PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-		Validators:          []validator.String{stringvalidator.RegexMatches(tenantIDRE, tenantIDRule)},
-	}
+	addInTenantAttributes(attrs, "app name", "Tenant the app is installed in. Changing it replaces the resource.")
 	attrs["path"] = schema.StringAttribute{
 		MarkdownDescription: "Folder of the app package (`app.yaml` + `objects/*.yaml`, optional views, flows and seed " +
 			"data), relative to the working directory. Pointing it at a folder with a higher `version` upgrades the app " +
@@ -180,13 +167,12 @@ func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, di
 		return nil, false
 	}
 	tenantID := m.TenantID.ValueString()
-	t, db, err := r.client.TenantDB(ctx, tenantID)
-	if errors.Is(err, provider.ErrTenantNotFound) {
+	t, db, gone := openTenant(ctx, r.client, tenantID, diags)
+	if gone {
 		opts := r.options(ctx, m, app, nil, diags)
 		return &appPlan{app: app, opts: opts}, !diags.HasError()
 	}
-	if err != nil {
-		diags.AddError("Cannot open tenant database", err.Error())
+	if db == nil {
 		return nil, false
 	}
 	opts := r.options(ctx, m, app, t, diags)
@@ -198,7 +184,7 @@ func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, di
 		diags.AddError("Cannot plan app install", fmt.Sprintf("tenant %s: %v", tenantID, err))
 		return nil, false
 	}
-	where := fmt.Sprintf("tenant %s, app %s %s", tenantID, app.Manifest.Name, app.Manifest.Version)
+	where := appWhere(tenantID, app)
 	for _, is := range ip.Check.Issues {
 		msg := fmt.Sprintf("%s: [%s] %s", where, is.Category, is.Message)
 		if is.Severity == "error" {
@@ -222,10 +208,18 @@ func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, di
 	return &appPlan{app: app, db: db, opts: opts, plan: ip}, true
 }
 
-func sortedStrings(s []string) types.List {
-	c := append([]string(nil), s...)
-	sort.Strings(c)
-	return stringList(c)
+// appWhere names the tenant and the app package in plan and apply errors.
+func appWhere(tenantID string, app *apps.App) string {
+	return fmt.Sprintf("tenant %s, app %s %s", tenantID, app.Manifest.Name, app.Manifest.Version)
+}
+
+// identify fills what names the installation: the app's name, version and objects, and the
+// "<tenant_id>/<name>" id that import takes.
+func (m *appInstallModel) identify(app *apps.App) {
+	m.Name = types.StringValue(app.Manifest.Name)
+	m.ID = types.StringValue(m.TenantID.ValueString() + "/" + app.Manifest.Name)
+	m.Version = types.StringValue(app.Manifest.Version)
+	m.InstalledObjects = sortedStrings(app.ObjectNames())
 }
 
 // ModifyPlan runs the compatibility check and computes the install's DDL against the live database.
@@ -233,14 +227,8 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if req.Plan.Raw.IsNull() || r.client == nil {
 		return
 	}
-	var plan appInstallModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	var state *appInstallModel
-	if !req.State.Raw.IsNull() {
-		state = &appInstallModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
-	}
-	if resp.Diagnostics.HasError() {
+	plan, state, ok := plannedAndPrior[appInstallModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if plan.TenantID.IsUnknown() || plan.Path.IsUnknown() || plan.ConfigOverrides.IsUnknown() {
@@ -254,10 +242,7 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 		!state.Name.IsNull() && state.Name.ValueString() != a.Manifest.Name {
 		// Another app: replace (uninstall, then install). Its objects are only free once the old app is gone.
 		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("name"))
-		plan.Name = types.StringValue(a.Manifest.Name)
-		plan.ID = types.StringValue(plan.TenantID.ValueString() + "/" + a.Manifest.Name)
-		plan.Version = types.StringValue(a.Manifest.Version)
-		plan.InstalledObjects = sortedStrings(a.ObjectNames())
+		plan.identify(a)
 		plan.SeededRecords = types.Int64Unknown()
 		plan.setUnknown()
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
@@ -268,10 +253,7 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 		return
 	}
 	name := ap.app.Manifest.Name
-	plan.Name = types.StringValue(name)
-	plan.ID = types.StringValue(plan.TenantID.ValueString() + "/" + name)
-	plan.Version = types.StringValue(ap.app.Manifest.Version)
-	plan.InstalledObjects = sortedStrings(ap.app.ObjectNames())
+	plan.identify(ap.app)
 	switch {
 	case ap.plan == nil:
 		plan.setUnknown()
@@ -298,22 +280,14 @@ func (r *appInstallResource) install(ctx context.Context, m *appInstallModel, pr
 		diags.AddError("Tenant not found", fmt.Sprintf("tenant %s does not exist or is being destroyed", tenantID))
 		return
 	}
-	where := fmt.Sprintf("tenant %s, app %s %s", tenantID, ap.app.Manifest.Name, ap.app.Manifest.Version)
-	if !m.PlannedStatements.IsUnknown() && !m.PlannedStatements.IsNull() {
-		var planned []string
-		diags.Append(m.PlannedStatements.ElementsAs(ctx, &planned, false)...)
-		noop := prior != nil && ap.plan.Action == apps.ActionNone
-		if got := statementSQL(ap.plan.Schema); !noop && !equalStrings(planned, got) {
-			diags.AddError("Tenant database changed since plan",
-				fmt.Sprintf("%s: the plan showed %d statement(s) but the database now needs %d different one(s). Nothing was applied; run plan again.",
-					where, len(planned), len(got)))
-			return
-		}
+	where := appWhere(tenantID, ap.app)
+	// With the package unchanged (ActionNone) the shown statements are not compared: Install does not
+	// run, and a drift repair applies the plan computed just now.
+	noop := prior != nil && ap.plan.Action == apps.ActionNone
+	if !noop && plannedStatementsChanged(ctx, m.PlannedStatements, ap.plan.Schema, where, diags) {
+		return
 	}
-	m.Name = types.StringValue(ap.app.Manifest.Name)
-	m.ID = types.StringValue(tenantID + "/" + ap.app.Manifest.Name)
-	m.Version = types.StringValue(ap.app.Manifest.Version)
-	m.InstalledObjects = sortedStrings(ap.app.ObjectNames())
+	m.identify(ap.app)
 	if prior != nil && ap.plan.Action == apps.ActionNone && !prior.Drift.ValueBool() {
 		m.migrationModel = prior.migrationModel
 		m.SeededRecords = prior.SeededRecords
@@ -352,30 +326,11 @@ func (r *appInstallResource) install(ctx context.Context, m *appInstallModel, pr
 }
 
 func (r *appInstallResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var m appInstallModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	r.install(ctx, &m, nil, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	createWith(ctx, req, resp, r.install)
 }
 
 func (r *appInstallResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var m, prior appInstallModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	r.install(ctx, &m, &prior, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	updateWith(ctx, req, resp, r.install)
 }
 
 func (r *appInstallResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -385,13 +340,12 @@ func (r *appInstallResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	tenantID, name := m.TenantID.ValueString(), m.Name.ValueString()
-	_, db, err := r.client.TenantDB(ctx, tenantID)
-	if errors.Is(err, provider.ErrTenantNotFound) {
+	_, db, gone := openTenant(ctx, r.client, tenantID, &resp.Diagnostics)
+	if gone {
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot open tenant database", err.Error())
+	if db == nil {
 		return
 	}
 	inst, ok, err := apps.IsInstalled(ctx, db, name)
@@ -441,27 +395,16 @@ func (r *appInstallResource) Delete(ctx context.Context, req resource.DeleteRequ
 		return
 	}
 	tenantID, name := m.TenantID.ValueString(), m.Name.ValueString()
-	_, db, err := r.client.TenantDB(ctx, tenantID)
-	if errors.Is(err, provider.ErrTenantNotFound) {
-		return
+	_, db, gone := openTenant(ctx, r.client, tenantID, &resp.Diagnostics)
+	if gone || db == nil {
+		return // gone: the tenant's database, and the app in it, is gone already
 	}
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot open tenant database", err.Error())
-		return
-	}
-	err = apps.Uninstall(ctx, db, name, apps.UninstallOptions{Purge: m.PurgeOnDestroy.ValueBool(), Source: "terraform"})
+	err := apps.Uninstall(ctx, db, name, apps.UninstallOptions{Purge: m.PurgeOnDestroy.ValueBool(), Source: "terraform"})
 	if err != nil && !errors.Is(err, apps.ErrNotInstalled) {
 		resp.Diagnostics.AddError("Uninstall failed", fmt.Sprintf("tenant %s, app %s: %v", tenantID, name, err))
 	}
 }
 
 func (r *appInstallResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	tenantID, name, err := splitImportID(req.ID, "app name")
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid import id", err.Error())
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("tenant_id"), tenantID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	importInTenant(ctx, req, resp, "app name")
 }

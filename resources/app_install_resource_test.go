@@ -19,13 +19,7 @@ func TestAccAppInstall(t *testing.T) { backends(t, testAccAppInstall) }
 func testAccAppInstall(t *testing.T, e *env) {
 	const res = "objectstack_app_install.notes"
 	cfg := func(version, color, extra string) string {
-		return e.config(fmt.Sprintf(`
-resource "objectstack_tenant" "gamma" {
-  id         = "gamma"
-  org_id     = "org-3"
-  on_destroy = { immediate = true, create_backup = false }
-}
-
+		return e.config(disposableTenant("gamma", "org-3") + fmt.Sprintf(`
 resource "objectstack_app_install" "notes" {
   tenant_id        = objectstack_tenant.gamma.id
   path             = %q
@@ -99,14 +93,8 @@ resource "objectstack_app_install" "reports" {
 			},
 			{
 				// Uninstall with purge_on_destroy: the app's table is dropped.
-				Config: e.config(`
-resource "objectstack_tenant" "gamma" {
-  id         = "gamma"
-  org_id     = "org-3"
-  on_destroy = { immediate = true, create_backup = false }
-}
-`),
-				Check: checkNoTables(e, "gamma", "notes_note"),
+				Config: e.config(disposableTenant("gamma", "org-3")),
+				Check:  checkNoTables(e, "gamma", "notes_note"),
 			},
 		},
 	})

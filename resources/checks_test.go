@@ -98,23 +98,12 @@ func byHand(e *env, tenantID string, stmts ...string) error {
 
 // checkTables is a TestCheckFunc: each table must exist in the tenant database.
 func checkTables(e *env, tenantID string, tables ...string) func(*terraform.State) error {
-	return func(*terraform.State) error {
-		ctx := context.Background()
-		db, err := e.client.Tenants.DB(ctx, tenantID)
-		if err != nil {
-			return err
-		}
-		for _, tbl := range tables {
-			var n int
-			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", tbl).Scan(&n); err != nil {
-				return err
-			}
-			if n != 1 {
-				return fmt.Errorf("table %s missing from the database of tenant %s", tbl, tenantID)
-			}
+	return eachTable(e, tenantID, tables, func(tbl string, n int) error {
+		if n != 1 {
+			return fmt.Errorf("table %s missing from the database of tenant %s", tbl, tenantID)
 		}
 		return nil
-	}
+	})
 }
 
 // checkOwnerDetached: owner has nothing registered any more, and countSQL (rows that must survive) is 1.
@@ -143,6 +132,17 @@ func checkOwnerDetached(e *env, tenantID, owner, countSQL string) error {
 
 // checkNoTables is a TestCheckFunc: none of the tables may exist in the tenant database.
 func checkNoTables(e *env, tenantID string, tables ...string) func(*terraform.State) error {
+	return eachTable(e, tenantID, tables, func(tbl string, n int) error {
+		if n != 0 {
+			return fmt.Errorf("table %s still exists after a purging destroy", tbl)
+		}
+		return nil
+	})
+}
+
+// eachTable is a TestCheckFunc that counts each table in the tenant database's schema (1 or 0) and
+// hands the count to check, stopping at the first error.
+func eachTable(e *env, tenantID string, tables []string, check func(tbl string, n int) error) func(*terraform.State) error {
 	return func(*terraform.State) error {
 		ctx := context.Background()
 		db, err := e.client.Tenants.DB(ctx, tenantID)
@@ -154,8 +154,8 @@ func checkNoTables(e *env, tenantID string, tables ...string) func(*terraform.St
 			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", tbl).Scan(&n); err != nil {
 				return err
 			}
-			if n != 0 {
-				return fmt.Errorf("table %s still exists after a purging destroy", tbl)
+			if err := check(tbl, n); err != nil {
+				return err
 			}
 		}
 		return nil

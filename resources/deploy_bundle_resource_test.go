@@ -21,13 +21,7 @@ func TestAccDeployBundle(t *testing.T) { backends(t, testAccDeployBundle) }
 func testAccDeployBundle(t *testing.T, e *env) {
 	const res = "objectstack_deploy_bundle.crm"
 	cfg := func(version, extra string) string {
-		return e.config(fmt.Sprintf(`
-resource "objectstack_tenant" "acme" {
-  id         = "acme"
-  org_id     = "org-1"
-  on_destroy = { immediate = true, create_backup = false }
-}
-
+		return e.config(disposableTenant("acme", "org-1") + fmt.Sprintf(`
 resource "objectstack_deploy_bundle" "crm" {
   tenant_id = objectstack_tenant.acme.id
   path      = %q
@@ -134,13 +128,7 @@ resource "objectstack_deploy_bundle" "crm" {
 			},
 			{
 				// A bundle with another name is another owner: replaced, and it adopts the detached tables.
-				Config: e.config(fmt.Sprintf(`
-resource "objectstack_tenant" "acme" {
-  id         = "acme"
-  org_id     = "org-1"
-  on_destroy = { immediate = true, create_backup = false }
-}
-
+				Config: e.config(disposableTenant("acme", "org-1") + fmt.Sprintf(`
 resource "objectstack_deploy_bundle" "crm" {
   tenant_id = objectstack_tenant.acme.id
   path      = %q
@@ -161,13 +149,7 @@ resource "objectstack_deploy_bundle" "crm" {
 						t.Fatalf("insert: %v", err)
 					}
 				},
-				Config: e.config(`
-resource "objectstack_tenant" "acme" {
-  id         = "acme"
-  org_id     = "org-1"
-  on_destroy = { immediate = true, create_backup = false }
-}
-`),
+				Config: e.config(disposableTenant("acme", "org-1")),
 				Check: func(*terraform.State) error {
 					if err := checkTables(e, "acme", "account", "contact")(nil); err != nil {
 						return err

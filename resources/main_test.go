@@ -45,6 +45,18 @@ func (e *env) config(body string) string {
 ` + e.provider + "\n" + body
 }
 
+// disposableTenant is the HCL of a tenant a test creates and throws away (resource label = id):
+// destroyed at once and without a backup, so CheckDestroy finds it gone and no backup is written.
+func disposableTenant(id, orgID string) string {
+	return fmt.Sprintf(`
+resource "objectstack_tenant" %q {
+  id         = %q
+  org_id     = %q
+  on_destroy = { immediate = true, create_backup = false }
+}
+`, id, id, orgID)
+}
+
 func newEnv(t *testing.T, settings provider.Settings, block string) *env {
 	t.Helper()
 	c, err := provider.SharedClient(context.Background(), settings)

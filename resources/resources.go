@@ -7,13 +7,16 @@ package resources
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	fwprovider "github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
 	"github.com/objectstack-ai/terraform-provider-objectstack/provider"
@@ -115,4 +118,30 @@ func issueLine(dir string, is bundle.Issue) string {
 		msg += " (" + is.Code + ")"
 	}
 	return msg
+}
+
+// stringList is a known list of strings; nil gives an empty list, never a null one, so computed
+// attributes stay known.
+func stringList(items []string) types.List {
+	vals := make([]attr.Value, len(items))
+	for i, s := range items {
+		vals[i] = types.StringValue(s)
+	}
+	return types.ListValueMust(types.StringType, vals)
+}
+
+// sortedStrings lists s sorted, leaving s alone: callers pass slices owned by cached bundles and apps.
+func sortedStrings(s []string) types.List {
+	c := append([]string(nil), s...)
+	sort.Strings(c)
+	return stringList(c)
+}
+
+// sortedNames lists the objects' names sorted.
+func sortedNames(objs []bundle.Object) types.List {
+	names := make([]string, len(objs))
+	for i := range objs {
+		names[i] = objs[i].Name
+	}
+	return sortedStrings(names)
 }

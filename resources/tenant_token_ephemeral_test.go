@@ -20,13 +20,7 @@ import (
 func TestAccTenantToken(t *testing.T) { backends(t, testAccTenantToken) }
 
 func testAccTenantToken(t *testing.T, e *env) {
-	tenantCfg := `
-resource "objectstack_tenant" "tok" {
-  id         = "tok"
-  org_id     = "org-4"
-  on_destroy = { immediate = true, create_backup = false }
-}
-`
+	tenantCfg := disposableTenant("tok", "org-4")
 	withToken := tenantCfg + `
 ephemeral "objectstack_tenant_token" "ro" {
   tenant_id  = objectstack_tenant.tok.id
