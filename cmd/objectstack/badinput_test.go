@@ -46,7 +46,7 @@ func sameSnapshot(a, b map[string][]byte) bool {
 func TestMalformedBundleLeavesDatabaseUntouched(t *testing.T) {
 	v1 := filepath.Join("..", "..", "examples", "bundles", "crm")
 	db := filepath.Join(t.TempDir(), "tenant.db")
-	if out, errOut, code := runEngineCLI(t, "apply", "--db", db, "--bundle", v1); code != 0 {
+	if out, errOut, code := runCLI(t, "apply", "--db", db, "--bundle", v1); code != 0 {
 		t.Fatalf("seed apply: %d\n%s\n%s", code, out, errOut)
 	}
 	huge := "name: account\nfields:\n  name: { type: text, description: \"" + strings.Repeat("x", 5<<20) + "\" }\n"
@@ -84,7 +84,7 @@ func TestMalformedBundleLeavesDatabaseUntouched(t *testing.T) {
 			}
 			before := snapshotDB(t, db)
 			// Every destructive kind is allowed: the refusal must come from validation, not from the guard.
-			out, errOut, code := runEngineCLI(t, "apply", "--db", db, "--bundle", bad, "--allow-destructive", "all")
+			out, errOut, code := runCLI(t, "apply", "--db", db, "--bundle", bad, "--allow-destructive", "all")
 			if code != exitFailed {
 				t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFailed, out, errOut)
 			}
@@ -128,7 +128,7 @@ func TestInjectionInDefaultIsStoredAsData(t *testing.T) {
 	}
 	conn.Close()
 
-	if out, errOut, code := runEngineCLI(t, "apply", "--db", path, "--bundle", dir); code != 0 {
+	if out, errOut, code := runCLI(t, "apply", "--db", path, "--bundle", dir); code != 0 {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
 	}
 	conn, err = database.Open(path, "")

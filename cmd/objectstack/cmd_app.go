@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,18 +66,7 @@ func newAppCheckCmd() *cobra.Command {
 		Short: "Report every compatibility issue of installing an app (kernel version, object conflicts, dependencies, quotas)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.require(true); err != nil {
-				return err
-			}
-			app, err := loadAppArg(f.appDir)
-			if err != nil {
-				return err
-			}
-			opts, err := f.options(app)
-			if err != nil {
-				return err
-			}
-			db, err := openAppDB(f.db)
+			app, opts, db, err := f.openInstall()
 			if err != nil {
 				return err
 			}
@@ -89,7 +77,7 @@ func newAppCheckCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if f.jsonOut {
-				if err := writeAppJSON(out, p.Check); err != nil {
+				if err := writeJSON(out, p.Check); err != nil {
 					return err
 				}
 			} else {
@@ -117,18 +105,7 @@ func newAppInstallCmd(upgrade bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.require(true); err != nil {
-				return err
-			}
-			app, err := loadAppArg(f.appDir)
-			if err != nil {
-				return err
-			}
-			opts, err := f.options(app)
-			if err != nil {
-				return err
-			}
-			db, err := openAppDB(f.db)
+			app, opts, db, err := f.openInstall()
 			if err != nil {
 				return err
 			}
@@ -196,13 +173,7 @@ func runAppInstall(ctx context.Context, stdout, stderr io.Writer, db *sql.DB, ap
 	}
 	res, err := apps.Install(ctx, db, app, opts)
 	if f.jsonOut {
-		if werr := writeAppJSON(stdout, res); werr != nil {
-			return werr
-		}
-		if err != nil {
-			return silentError{exitFailed}
-		}
-		return nil
+		return writeJSONResult(stdout, io.Discard, res, err)
 	}
 	if err != nil {
 		return err
@@ -258,13 +229,7 @@ func newAppUninstallCmd() *cobra.Command {
 				if err != nil {
 					r["error"] = err.Error()
 				}
-				if werr := writeAppJSON(out, r); werr != nil {
-					return werr
-				}
-				if err != nil {
-					return silentError{exitFailed}
-				}
-				return nil
+				return writeJSONResult(out, io.Discard, r, err)
 			}
 			if err != nil {
 				return err
@@ -308,7 +273,7 @@ func newAppListCmd() *cobra.Command {
 				if list == nil {
 					list = []apps.InstalledApp{}
 				}
-				return writeAppJSON(out, list)
+				return writeJSON(out, list)
 			}
 			if len(list) == 0 {
 				fmt.Fprintln(out, "no apps installed")
@@ -343,6 +308,29 @@ func (f *appFlags) require(needApp bool) error {
 		return usagef("--app or --name is required")
 	}
 	return nil
+}
+
+// openInstall prepares check, install and upgrade: it checks the flags, loads the app and builds the
+// install options before it opens the database (which the caller closes), so bad usage or an invalid
+// app never creates a database file.
+func (f *appFlags) openInstall() (*apps.App, apps.InstallOptions, *sql.DB, error) {
+	var none apps.InstallOptions
+	if err := f.require(true); err != nil {
+		return nil, none, nil, err
+	}
+	app, err := loadAppArg(f.appDir)
+	if err != nil {
+		return nil, none, nil, err
+	}
+	opts, err := f.options(app)
+	if err != nil {
+		return nil, none, nil, err
+	}
+	db, err := openAppDB(f.db)
+	if err != nil {
+		return nil, none, nil, err
+	}
+	return app, opts, db, nil
 }
 
 func (f *appFlags) options(app *apps.App) (apps.InstallOptions, error) {
@@ -406,13 +394,6 @@ func openExistingAppDB(dsn string) (*sql.DB, error) {
 		}
 	}
 	return openAppDB(dsn)
-}
-
-func writeAppJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false) // constraints like ">=1.0.0 <2.0.0" stay readable
-	return enc.Encode(v)
 }
 
 func printAppCheck(w io.Writer, app *apps.App, p *apps.InstallPlan) {

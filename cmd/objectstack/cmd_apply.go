@@ -22,10 +22,8 @@ type applyOutput struct {
 
 func newApplyCmd() *cobra.Command {
 	var (
-		dbf       engineDBFlags
+		dbf       migrateFlags
 		bundleDir string
-		allow     string
-		asJSON    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "apply --db URL|FILE --bundle DIR [--allow-destructive KIND,...] [--json]",
@@ -35,14 +33,11 @@ func newApplyCmd() *cobra.Command {
 			"lossy_type_change, or all), and runs the DDL, data copies and registry writes in one transaction.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dbf.db == "" || bundleDir == "" {
-				return usagef("apply needs --db and --bundle")
-			}
-			kinds, err := schema.ParseDestructiveKinds(allow)
+			kinds, err := dbf.check("apply", "--bundle", bundleDir)
 			if err != nil {
-				return usagef("--allow-destructive: %v", err)
+				return err
 			}
-			b, err := loadBundleForEngine(cmd, bundleDir, asJSON)
+			b, err := loadBundleForEngine(cmd, bundleDir, dbf.asJSON)
 			if err != nil {
 				return err
 			}
@@ -60,34 +55,23 @@ func newApplyCmd() *cobra.Command {
 				return err
 			}
 			if err := p.CheckAllowed(kinds); err != nil {
-				if asJSON {
+				if dbf.asJSON {
 					res := schema.DeployExecutionResult{Status: schema.StatusFailed, Error: err.Error(), CompletedAt: time.Now().UTC().Format(time.RFC3339)}
-					if werr := writeEngineJSON(out, applyOutput{res, newPlanOutput(p, b.Manifest.Version)}); werr != nil {
-						return werr
-					}
-					fmt.Fprintln(cmd.ErrOrStderr(), "Error:", err)
-					return silentError{exitFailed}
+					return writeJSONResult(out, cmd.ErrOrStderr(), applyOutput{res, newPlanOutput(p, b.Manifest.Version)}, err)
 				}
 				printPlan(out, p, database.Redact(dbf.db))
 				return err
 			}
 			return withLease(ctx, db, func(holder string) error {
 				res, err := schema.Apply(ctx, db, p, schema.ApplyOptions{Allow: kinds, Version: b.Manifest.Version, Source: "cli", Holder: holder})
-				if asJSON {
+				if dbf.asJSON {
 					if res == nil {
 						res = &schema.DeployExecutionResult{Status: schema.StatusFailed, CompletedAt: time.Now().UTC().Format(time.RFC3339)}
 						if err != nil {
 							res.Error = err.Error()
 						}
 					}
-					if werr := writeEngineJSON(out, applyOutput{*res, newPlanOutput(p, b.Manifest.Version)}); werr != nil {
-						return werr
-					}
-					if err != nil {
-						fmt.Fprintln(cmd.ErrOrStderr(), "Error:", err)
-						return silentError{exitFailed}
-					}
-					return nil
+					return writeJSONResult(out, cmd.ErrOrStderr(), applyOutput{*res, newPlanOutput(p, b.Manifest.Version)}, err)
 				}
 				if err != nil {
 					var ae *schema.ApplyError
@@ -107,9 +91,7 @@ func newApplyCmd() *cobra.Command {
 			})
 		},
 	}
-	dbf.register(cmd)
+	dbf.register(cmd, "print the DeployExecutionResult and the plan as JSON")
 	cmd.Flags().StringVar(&bundleDir, "bundle", "", "bundle folder (bundle.yaml + objects/)")
-	cmd.Flags().StringVar(&allow, "allow-destructive", "", "destructive change kinds to allow: drop_table,drop_column,lossy_type_change (or all)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the DeployExecutionResult and the plan as JSON")
 	return cmd
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -74,10 +73,7 @@ func writeValidateJSON(w io.Writer, b *bundle.Bundle, res bundle.ValidationResul
 	for _, obj := range b.Objects {
 		o.Objects = append(o.Objects, obj.Name)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(o); err != nil {
+	if err := writeJSON(w, o); err != nil {
 		return fmt.Errorf("bundle validate: write result: %w", err)
 	}
 	return nil

@@ -1,47 +1,21 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// runBundleCLI runs the CLI in-process and returns stdout and the exit code run() would return.
-func runBundleCLI(t *testing.T, args ...string) (string, int) {
-	t.Helper()
-	root := newRootCmd()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	var se silentError
-	var ue usageError
-	switch {
-	case err == nil:
-		return out.String(), 0
-	case errors.As(err, &se):
-		return out.String(), se.code
-	case errors.As(err, &ue) || isCobraUsageError(err):
-		return out.String() + "Error: " + err.Error(), exitUsage
-	default:
-		return out.String() + "Error: " + err.Error(), exitFailed
-	}
-}
-
 func TestBundleValidateValidExample(t *testing.T) {
 	dir := filepath.Join("..", "..", "examples", "bundles", "crm")
-	out, code := runBundleCLI(t, "bundle", "validate", dir)
+	out, _, code := runCLI(t, "bundle", "validate", dir)
 	if code != 0 || !strings.Contains(out, "bundle crm 1.0.0 is valid: 4 object(s)") {
 		t.Fatalf("exit %d, output:\n%s", code, out)
 	}
 
-	out, code = runBundleCLI(t, "bundle", "validate", dir, "--json")
+	out, _, code = runCLI(t, "bundle", "validate", dir, "--json")
 	if code != 0 {
 		t.Fatalf("exit %d, output:\n%s", code, out)
 	}
@@ -75,7 +49,7 @@ func TestBundleValidateInvalidBundle(t *testing.T) {
 	must(os.WriteFile(filepath.Join(dir, "objects", "order_line.yaml"), []byte(
 		"name: order_line\nfields:\n  qty: { type: integer }\n  product: { type: lookup, reference: product, requred: true }\n"), 0o644))
 
-	out, code := runBundleCLI(t, "bundle", "validate", dir)
+	out, _, code := runCLI(t, "bundle", "validate", dir)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1; output:\n%s", code, out)
 	}
@@ -91,7 +65,7 @@ func TestBundleValidateInvalidBundle(t *testing.T) {
 		}
 	}
 
-	out, code = runBundleCLI(t, "bundle", "validate", "--json", dir)
+	out, _, code = runCLI(t, "bundle", "validate", "--json", dir)
 	if code != 1 {
 		t.Fatalf("--json exit %d, want 1", code)
 	}
@@ -128,11 +102,11 @@ func TestBundleValidateUsage(t *testing.T) {
 		{"bundle"},
 		{"bundle", "frobnicate"},
 	} {
-		if out, code := runBundleCLI(t, args...); code != exitUsage {
-			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitUsage, out)
+		if out, errOut, code := runCLI(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d\n%s%s", args, code, exitUsage, out, errOut)
 		}
 	}
-	if out, code := runBundleCLI(t, "bundle", "validate", filepath.Join(t.TempDir(), "missing")); code != exitFailed || !strings.Contains(out, "open bundle folder") {
-		t.Errorf("missing folder: exit %d\n%s", code, out)
+	if out, errOut, code := runCLI(t, "bundle", "validate", filepath.Join(t.TempDir(), "missing")); code != exitFailed || !strings.Contains(out+errOut, "open bundle folder") {
+		t.Errorf("missing folder: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -11,25 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-// runDevCLI runs the CLI to completion and returns stdout and the exit code run() would give.
-func runDevCLI(args ...string) (string, int) {
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	var ue usageError
-	switch {
-	case err == nil:
-		return out.String(), 0
-	case errors.As(err, &ue) || isCobraUsageError(err):
-		return out.String(), exitUsage
-	default:
-		return out.String(), exitFailed
-	}
-}
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -53,13 +33,10 @@ func (s *syncBuffer) String() string {
 func TestDevCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	root := newRootCmd()
 	var out, errOut syncBuffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs([]string{"dev", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--api-token", "dev-cli-token"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
+	args := []string{"dev", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--api-token", "dev-cli-token"}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, &out, &errOut) }()
 
 	addrRe := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 	var base string
@@ -69,8 +46,8 @@ func TestDevCommand(t *testing.T) {
 			break
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("dev exited early: %v\n%s", err, errOut.String())
+		case code := <-done:
+			t.Fatalf("dev exited early: exit %d\n%s", code, errOut.String())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -93,9 +70,9 @@ func TestDevCommand(t *testing.T) {
 	}
 	cancel()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("dev after cancel: %v", err)
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("dev after cancel: exit %d\n%s", code, errOut.String())
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("dev did not shut down")
@@ -109,11 +86,11 @@ func TestDevCommandUsage(t *testing.T) {
 		"extra args":   {"dev", "--data-dir", t.TempDir(), "extra"},
 		"unknown flag": {"dev", "--nope"},
 	} {
-		if _, code := runDevCLI(args...); code != exitUsage {
+		if _, _, code := runCLI(t, args...); code != exitUsage {
 			t.Errorf("%s: exit %d, want %d", name, code, exitUsage)
 		}
 	}
-	out, code := runDevCLI("dev", "--help")
+	out, _, code := runCLI(t, "dev", "--help")
 	if code != 0 || !strings.Contains(out, "DEVELOPMENT server") {
 		t.Errorf("help (exit %d) must call it a development server: %s", code, out)
 	}

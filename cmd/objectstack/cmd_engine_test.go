@@ -2,37 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// runEngineCLI runs the CLI and returns stdout, stderr (with the error run() would print) and the exit code.
-func runEngineCLI(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	var se silentError
-	var ue usageError
-	switch {
-	case err == nil:
-		return out.String(), errOut.String(), 0
-	case errors.As(err, &se):
-		return out.String(), errOut.String(), se.code
-	case errors.As(err, &ue) || isCobraUsageError(err):
-		return out.String(), errOut.String() + "Error: " + err.Error(), exitUsage
-	default:
-		return out.String(), errOut.String() + "Error: " + err.Error(), exitFailed
-	}
-}
 
 func copyDir(t *testing.T, src, dst string) {
 	t.Helper()
@@ -60,17 +35,17 @@ func TestPlanApplyRollbackCLI(t *testing.T) {
 	v1, v2 := filepath.Join(examples, "crm"), filepath.Join(examples, "crm-v2")
 	db := filepath.Join(t.TempDir(), "tenant.db")
 
-	out, errOut, code := runEngineCLI(t, "plan", "--db", db, "--bundle", v1)
+	out, errOut, code := runCLI(t, "plan", "--db", db, "--bundle", v1)
 	if code != 0 || !strings.Contains(out, `CREATE TABLE "account"`) {
 		t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
 	}
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
 		t.Fatal("plan created the database file")
 	}
-	if out, errOut, code = runEngineCLI(t, "apply", "--db", db, "--bundle", v1); code != 0 || !strings.Contains(out, "Applied deployment") {
+	if out, errOut, code = runCLI(t, "apply", "--db", db, "--bundle", v1); code != 0 || !strings.Contains(out, "Applied deployment") {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
 	}
-	out, _, code = runEngineCLI(t, "plan", "--db", db, "--bundle", v1, "--json")
+	out, _, code = runCLI(t, "plan", "--db", db, "--bundle", v1, "--json")
 	var po struct {
 		Diff          map[string]any `json:"diff"`
 		MigrationPlan struct {
@@ -85,7 +60,7 @@ func TestPlanApplyRollbackCLI(t *testing.T) {
 		t.Fatalf("plan --json after apply: %d %v\n%s", code, err, out)
 	}
 
-	out, errOut, code = runEngineCLI(t, "apply", "--db", db, "--bundle", v2, "--json")
+	out, errOut, code = runCLI(t, "apply", "--db", db, "--bundle", v2, "--json")
 	var ao struct {
 		DeploymentID string `json:"deploymentId"`
 		Status       string `json:"status"`
@@ -97,7 +72,7 @@ func TestPlanApplyRollbackCLI(t *testing.T) {
 
 	// Going back to v1 drops a table and a column: refused, naming both, database untouched.
 	before, _ := os.ReadFile(db)
-	out, errOut, code = runEngineCLI(t, "apply", "--db", db, "--bundle", v1)
+	out, errOut, code = runCLI(t, "apply", "--db", db, "--bundle", v1)
 	if code != exitFailed || !strings.Contains(errOut, "drop_table opportunity") || !strings.Contains(errOut, "drop_column contact.title") {
 		t.Fatalf("destructive apply: %d\n%s\n%s", code, out, errOut)
 	}
@@ -111,7 +86,7 @@ func TestPlanApplyRollbackCLI(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bad, "objects", "account.yaml"), []byte("name: account\nfields:\n  name: { type: nonsense }\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code = runEngineCLI(t, "apply", "--db", db, "--bundle", bad, "--allow-destructive", "all")
+	out, errOut, code = runCLI(t, "apply", "--db", db, "--bundle", bad, "--allow-destructive", "all")
 	if code != exitFailed || !strings.Contains(errOut, "account.yaml") || !strings.Contains(errOut, "nonsense") {
 		t.Fatalf("invalid bundle: %d\n%s\n%s", code, out, errOut)
 	}
@@ -120,13 +95,13 @@ func TestPlanApplyRollbackCLI(t *testing.T) {
 	}
 
 	// Rolling back v2 restores v1 (destructive kinds allowed explicitly).
-	if out, errOut, code = runEngineCLI(t, "rollback", "--db", db, "--deployment", ao.DeploymentID); code != exitFailed || !strings.Contains(errOut, "drop_table") {
+	if out, errOut, code = runCLI(t, "rollback", "--db", db, "--deployment", ao.DeploymentID); code != exitFailed || !strings.Contains(errOut, "drop_table") {
 		t.Fatalf("rollback without allowance: %d\n%s\n%s", code, out, errOut)
 	}
-	if out, errOut, code = runEngineCLI(t, "rollback", "--db", db, "--deployment", ao.DeploymentID, "--allow-destructive", "drop_table,drop_column"); code != 0 {
+	if out, errOut, code = runCLI(t, "rollback", "--db", db, "--deployment", ao.DeploymentID, "--allow-destructive", "drop_table,drop_column"); code != 0 {
 		t.Fatalf("rollback: %d\n%s\n%s", code, out, errOut)
 	}
-	if out, _, code = runEngineCLI(t, "plan", "--db", db, "--bundle", v1); code != 0 || !strings.Contains(out, "up to date") {
+	if out, _, code = runCLI(t, "plan", "--db", db, "--bundle", v1); code != 0 || !strings.Contains(out, "up to date") {
 		t.Fatalf("plan after rollback: %d\n%s", code, out)
 	}
 }
@@ -141,7 +116,7 @@ func TestEngineCLIUsage(t *testing.T) {
 		{"apply", "--db", "x.db", "--bundle", "b", "--allow-destructive", "everything"},
 		{"rollback", "--db", "x.db"},
 	} {
-		if _, errOut, code := runEngineCLI(t, args...); code != exitUsage {
+		if _, errOut, code := runCLI(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut)
 		}
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +29,32 @@ type engineDBFlags struct {
 func (f *engineDBFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.db, "db", "", "tenant database: a SQLite file path, file: URL, or libsql://, https://, http:// URL")
 	c.Flags().StringVar(&f.token, "token", "", "auth token for a remote --db URL (default $"+engineDBTokenEnv+")")
+}
+
+// migrateFlags are the flags of the commands that write a tenant database (apply, rollback).
+type migrateFlags struct {
+	engineDBFlags
+	allow  string
+	asJSON bool
+}
+
+func (f *migrateFlags) register(c *cobra.Command, jsonUsage string) {
+	f.engineDBFlags.register(c)
+	c.Flags().StringVar(&f.allow, "allow-destructive", "", "destructive change kinds to allow: drop_table,drop_column,lossy_type_change (or all)")
+	c.Flags().BoolVar(&f.asJSON, "json", false, jsonUsage)
+}
+
+// check refuses a missing --db or a missing other required flag (named by flag, its value in value) as
+// bad usage, and returns the kinds --allow-destructive allows.
+func (f *migrateFlags) check(command, flag, value string) ([]schema.DestructiveKind, error) {
+	if f.db == "" || value == "" {
+		return nil, usagef("%s needs --db and %s", command, flag)
+	}
+	kinds, err := schema.ParseDestructiveKinds(f.allow)
+	if err != nil {
+		return nil, usagef("--allow-destructive: %v", err)
+	}
+	return kinds, nil
 }
 
 // open opens the database. For a plan against a local file that does not exist yet, it plans against an
@@ -75,7 +100,7 @@ func loadBundleForEngine(cmd *cobra.Command, dir string, asJSON bool) (*bundle.B
 		return b, nil
 	}
 	if asJSON {
-		if err := writeEngineJSON(cmd.OutOrStdout(), res); err != nil {
+		if err := writeJSON(cmd.OutOrStdout(), res); err != nil {
 			return nil, err
 		}
 	} else {
@@ -85,13 +110,6 @@ func loadBundleForEngine(cmd *cobra.Command, dir string, asJSON bool) (*bundle.B
 		}
 	}
 	return nil, silentError{exitFailed}
-}
-
-func writeEngineJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
 }
 
 // planOutput is the --json shape of plan, with the protocol's field names.
@@ -197,7 +215,7 @@ func newPlanCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return writeEngineJSON(cmd.OutOrStdout(), newPlanOutput(p, b.Manifest.Version))
+				return writeJSON(cmd.OutOrStdout(), newPlanOutput(p, b.Manifest.Version))
 			}
 			printPlan(cmd.OutOrStdout(), p, database.Redact(dbf.db))
 			return nil

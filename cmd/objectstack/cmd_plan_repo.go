@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -49,7 +47,7 @@ func planRepo(cmd *cobra.Command, o repoPlanOptions) error {
 	if err != nil {
 		return err
 	}
-	svc, err := openTenants(cmd, f, slog.New(slog.DiscardHandler))
+	svc, err := f.open(cmd, withHandleCache(reconcileHandleCache))
 	if err != nil {
 		return err
 	}
@@ -69,9 +67,7 @@ func planRepo(cmd *cobra.Command, o repoPlanOptions) error {
 	}
 	out := cmd.OutOrStdout()
 	if o.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rv); err != nil {
+		if err := writeJSONEscaped(out, rv); err != nil {
 			return err
 		}
 	} else {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,9 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
-	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
-	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant/router"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/config"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/source"
@@ -133,11 +130,7 @@ func dataDirOf(f *tenantFlags) (string, error) {
 		return dir, nil
 	}
 	if firstNonEmpty(f.apiURL, os.Getenv("OBJECTSTACK_API_URL")) != "" {
-		cfg, err := os.UserConfigDir()
-		if err != nil {
-			return "", usagef("no --data-dir and no user config folder: %v", err)
-		}
-		return filepath.Join(cfg, "objectstack"), nil
+		return userDataDir()
 	}
 	return "", usagef("--data-dir is required (or --api-url URL --org ORG for Turso)")
 }
@@ -146,45 +139,6 @@ func dataDirOf(f *tenantFlags) (string, error) {
 // twice (plan, then apply), and an evicted handle costs a reopen plus a WAL checkpoint (measured: ~3×
 // fewer tenants/s with the default cache of 100 on 1,000 tenants). Idle handles still expire by TTL.
 const reconcileHandleCache = 2000
-
-// openTenants opens the tenant service like `objectstack tenant` does, with the reconciler's handle cache.
-func openTenants(cmd *cobra.Command, f *tenantFlags, logger *slog.Logger) (*tenant.Service, error) {
-	dataDir, err := dataDirOf(f)
-	if err != nil {
-		return nil, err
-	}
-	var plat platform.Platform
-	if apiURL := firstNonEmpty(f.apiURL, os.Getenv("OBJECTSTACK_API_URL")); apiURL != "" {
-		org := firstNonEmpty(f.org, os.Getenv("OBJECTSTACK_ORG"), os.Getenv("TURSO_ORG"))
-		if org == "" {
-			return nil, usagef("--api-url needs --org (or OBJECTSTACK_ORG)")
-		}
-		token := firstNonEmpty(f.apiToken, os.Getenv("TURSO_API_TOKEN"), os.Getenv("OBJECTSTACK_API_TOKEN"))
-		if token == "" {
-			return nil, usagef("--api-url needs an API token: --api-token or TURSO_API_TOKEN")
-		}
-		t, err := platform.NewTurso(platform.TursoConfig{BaseURL: apiURL, Organization: org, APIToken: token, Group: f.group, Logger: logger})
-		if err != nil {
-			return nil, usageError{err}
-		}
-		plat = t
-	} else {
-		l, err := platform.NewLocal(dataDir)
-		if err != nil {
-			return nil, err
-		}
-		plat = l
-	}
-	return tenant.Open(cmd.Context(), tenant.Config{
-		DataDir:      dataDir,
-		ControlURL:   firstNonEmpty(f.controlURL, os.Getenv("OBJECTSTACK_CONTROL_URL")),
-		ControlToken: os.Getenv("OBJECTSTACK_CONTROL_TOKEN"),
-		Platform:     plat,
-		Logger:       logger,
-		Group:        f.group,
-		Router:       router.Config{MaxCached: reconcileHandleCache},
-	})
-}
 
 // openControl opens the control-plane database the reconciler's status tables live in.
 func openControl(ctx context.Context, f *tenantFlags, dataDir string) (*sql.DB, *status.Store, error) {
@@ -229,7 +183,7 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
-	svc, err := openTenants(cmd, &o.backend, logger)
+	svc, err := o.backend.open(cmd, withLogger(logger), withHandleCache(reconcileHandleCache))
 	if err != nil {
 		return err
 	}
@@ -260,9 +214,7 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 		}
 		out := cmd.OutOrStdout()
 		if o.backend.jsonOut {
-			enc := json.NewEncoder(out)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(sum); err != nil {
+			if err := writeJSONEscaped(out, sum); err != nil {
 				return err
 			}
 		} else {

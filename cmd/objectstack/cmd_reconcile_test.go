@@ -38,7 +38,7 @@ func TestReconcileStatusPlanRepoCLI(t *testing.T) {
 		{"tenant", "create", "free-x", "--org-id", "o1", "--data-dir", data},
 		{"tenant", "create", "eu-big", "--org-id", "o1", "--plan", "enterprise", "--region", "eu-west", "--labels", "tier=paid", "--data-dir", data},
 	} {
-		if _, stderr, code := runEngineCLI(t, args...); code != 0 {
+		if _, stderr, code := runCLI(t, args...); code != 0 {
 			t.Fatalf("%v: %d %s", args, code, stderr)
 		}
 	}
@@ -50,7 +50,7 @@ func TestReconcileStatusPlanRepoCLI(t *testing.T) {
 	}
 	gitCommitAll(t, repo, "example")
 
-	out, stderr, code := runEngineCLI(t, "plan", "--repo", repoDir, "--data-dir", data)
+	out, stderr, code := runCLI(t, "plan", "--repo", repoDir, "--data-dir", data)
 	if code != 0 {
 		t.Fatalf("plan --repo: %d %s %s", code, out, stderr)
 	}
@@ -62,11 +62,11 @@ func TestReconcileStatusPlanRepoCLI(t *testing.T) {
 		}
 	}
 
-	out, stderr, code = runEngineCLI(t, "reconcile", "--repo", repoDir, "--data-dir", data, "--once")
+	out, stderr, code = runCLI(t, "reconcile", "--repo", repoDir, "--data-dir", data, "--once")
 	if code != 0 || !strings.Contains(out, "3 applied") || !strings.Contains(out, "paid-one  canary") {
 		t.Fatalf("reconcile --once: %d\n%s\n%s", code, out, stderr)
 	}
-	out, _, code = runEngineCLI(t, "reconcile", "--repo", repoDir, "--data-dir", data, "--once", "--json")
+	out, _, code = runCLI(t, "reconcile", "--repo", repoDir, "--data-dir", data, "--once", "--json")
 	var sum struct {
 		Skipped, Applied int
 		Valid            bool
@@ -75,7 +75,7 @@ func TestReconcileStatusPlanRepoCLI(t *testing.T) {
 		t.Fatalf("second reconcile --once --json: %d %s", code, out)
 	}
 
-	out, _, code = runEngineCLI(t, "status", "--data-dir", data, "--json")
+	out, _, code = runCLI(t, "status", "--data-dir", data, "--json")
 	var doc struct {
 		Tenants []struct{ TenantID, Condition string }
 		Sources []struct{ Valid bool }
@@ -83,7 +83,7 @@ func TestReconcileStatusPlanRepoCLI(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.Tenants) != 3 || doc.Tenants[0].Condition != "Ready" || !doc.Sources[0].Valid {
 		t.Fatalf("status --json: %d %s", code, out)
 	}
-	out, _, code = runEngineCLI(t, "status", "--data-dir", data)
+	out, _, code = runCLI(t, "status", "--data-dir", data)
 	if code != 0 || !strings.Contains(out, "acme") || !strings.Contains(out, "Ready") || strings.Contains(out, "free-x") {
 		t.Fatalf("status table: %d\n%s", code, out)
 	}
@@ -95,23 +95,23 @@ func TestReconcileStatusPlanRepoCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	gitCommitAll(t, repo, "typo")
-	out, _, code = runEngineCLI(t, "reconcile", "--repo", repoDir, "--data-dir", data, "--once")
+	out, _, code = runCLI(t, "reconcile", "--repo", repoDir, "--data-dir", data, "--once")
 	if code != 1 || !strings.Contains(out, "INVALID") || !strings.Contains(out, "objectstack.yaml:") || !strings.Contains(out, `rolout: unknown key "rolout"`) {
 		t.Fatalf("broken reconcile: %d\n%s", code, out)
 	}
-	out, _, code = runEngineCLI(t, "plan", "--repo", repoDir, "--data-dir", data)
+	out, _, code = runCLI(t, "plan", "--repo", repoDir, "--data-dir", data)
 	if code != 1 || !strings.Contains(out, "invalid") {
 		t.Fatalf("plan --repo of a broken revision: %d\n%s", code, out)
 	}
-	out, _, _ = runEngineCLI(t, "status", "--data-dir", data)
+	out, _, _ = runCLI(t, "status", "--data-dir", data)
 	if !strings.Contains(out, "INVALID") || !strings.Contains(out, "InvalidRevision") {
 		t.Fatalf("status after a broken push:\n%s", out)
 	}
 
-	if _, _, code := runEngineCLI(t, "reconcile", "--data-dir", data, "--once"); code != exitUsage {
+	if _, _, code := runCLI(t, "reconcile", "--data-dir", data, "--once"); code != exitUsage {
 		t.Fatalf("reconcile without --repo: exit %d", code)
 	}
-	if _, _, code := runEngineCLI(t, "reconcile", "--repo", repoDir, "--data-dir", data, "--once", "--log-format", "xml"); code != exitUsage {
+	if _, _, code := runCLI(t, "reconcile", "--repo", repoDir, "--data-dir", data, "--once", "--log-format", "xml"); code != exitUsage {
 		t.Fatalf("bad --log-format: exit %d", code)
 	}
 }

@@ -10,10 +10,8 @@ import (
 
 func newRollbackCmd() *cobra.Command {
 	var (
-		dbf    engineDBFlags
-		depID  string
-		allow  string
-		asJSON bool
+		dbf   migrateFlags
+		depID string
 	)
 	cmd := &cobra.Command{
 		Use:   "rollback --db URL|FILE --deployment ID [--allow-destructive KIND,...] [--json]",
@@ -23,12 +21,9 @@ func newRollbackCmd() *cobra.Command {
 			"Deployments are undone newest first: later deployments of the same owner must be rolled back before.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dbf.db == "" || depID == "" {
-				return usagef("rollback needs --db and --deployment")
-			}
-			kinds, err := schema.ParseDestructiveKinds(allow)
+			kinds, err := dbf.check("rollback", "--deployment", depID)
 			if err != nil {
-				return usagef("--allow-destructive: %v", err)
+				return err
 			}
 			db, closeDB, err := dbf.open(false)
 			if err != nil {
@@ -38,15 +33,8 @@ func newRollbackCmd() *cobra.Command {
 			ctx := cmd.Context()
 			return withLease(ctx, db, func(holder string) error {
 				res, err := schema.Rollback(ctx, db, depID, schema.ApplyOptions{Allow: kinds, Source: "cli", Holder: holder})
-				if asJSON && res != nil {
-					if werr := writeEngineJSON(cmd.OutOrStdout(), res); werr != nil {
-						return werr
-					}
-					if err != nil {
-						fmt.Fprintln(cmd.ErrOrStderr(), "Error:", err)
-						return silentError{exitFailed}
-					}
-					return nil
+				if dbf.asJSON && res != nil {
+					return writeJSONResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, err)
 				}
 				if err != nil {
 					return err
@@ -57,9 +45,7 @@ func newRollbackCmd() *cobra.Command {
 			})
 		},
 	}
-	dbf.register(cmd)
+	dbf.register(cmd, "print the DeployExecutionResult as JSON")
 	cmd.Flags().StringVar(&depID, "deployment", "", "id of the deployment to roll back")
-	cmd.Flags().StringVar(&allow, "allow-destructive", "", "destructive change kinds to allow: drop_table,drop_column,lossy_type_change (or all)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the DeployExecutionResult as JSON")
 	return cmd
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -34,9 +33,7 @@ func newStatusCmd() *cobra.Command {
 				return err
 			}
 			if f.jsonOut {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(doc)
+				return writeJSONEscaped(cmd.OutOrStdout(), doc)
 			}
 			printStatus(cmd.OutOrStdout(), doc)
 			return nil

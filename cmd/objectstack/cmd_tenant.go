@@ -74,17 +74,32 @@ func firstNonEmpty(vs ...string) string {
 	return ""
 }
 
-// open builds the platform and tenant service the flags describe.
-func (f *tenantFlags) open(cmd *cobra.Command) (*tenant.Service, error) {
-	ctx := cmd.Context()
-	logger := slog.New(slog.DiscardHandler)
+// openOption adjusts the tenant service configuration for one command.
+type openOption func(*tenant.Config)
+
+// withLogger replaces the default logger (silent, or debug on stderr with --debug).
+func withLogger(l *slog.Logger) openOption { return func(c *tenant.Config) { c.Logger = l } }
+
+// withHandleCache sizes the router's tenant database handle cache.
+func withHandleCache(n int) openOption { return func(c *tenant.Config) { c.Router.MaxCached = n } }
+
+// open builds the platform (local or Turso) and the tenant service the flags describe; `objectstack
+// tenant`, `reconcile` and `plan --repo` all go through it so the backends resolve the same way.
+func (f *tenantFlags) open(cmd *cobra.Command, opts ...openOption) (*tenant.Service, error) {
+	cfg := tenant.Config{
+		ControlURL:   firstNonEmpty(f.controlURL, os.Getenv("OBJECTSTACK_CONTROL_URL")),
+		ControlToken: os.Getenv("OBJECTSTACK_CONTROL_TOKEN"),
+		Logger:       slog.New(slog.DiscardHandler),
+		Group:        f.group,
+	}
 	if f.debug {
-		logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	dataDir := firstNonEmpty(f.dataDir, os.Getenv("OBJECTSTACK_DATA_DIR"))
-	apiURL := firstNonEmpty(f.apiURL, os.Getenv("OBJECTSTACK_API_URL"))
-	var plat platform.Platform
-	if apiURL != "" {
+	if apiURL := firstNonEmpty(f.apiURL, os.Getenv("OBJECTSTACK_API_URL")); apiURL != "" {
 		org := firstNonEmpty(f.org, os.Getenv("OBJECTSTACK_ORG"), os.Getenv("TURSO_ORG"))
 		if org == "" {
 			return nil, usagef("--api-url needs --org (or OBJECTSTACK_ORG)")
@@ -93,17 +108,15 @@ func (f *tenantFlags) open(cmd *cobra.Command) (*tenant.Service, error) {
 		if token == "" {
 			return nil, usagef("--api-url needs an API token: --api-token or TURSO_API_TOKEN")
 		}
-		t, err := platform.NewTurso(platform.TursoConfig{BaseURL: apiURL, Organization: org, APIToken: token, Group: f.group, Logger: logger})
+		t, err := platform.NewTurso(platform.TursoConfig{BaseURL: apiURL, Organization: org, APIToken: token, Group: f.group, Logger: cfg.Logger})
 		if err != nil {
 			return nil, usageError{err}
 		}
-		plat = t
+		cfg.Platform = t
 		if dataDir == "" {
-			dir, err := os.UserConfigDir()
-			if err != nil {
-				return nil, usagef("no --data-dir and no user config folder: %v", err)
+			if dataDir, err = userDataDir(); err != nil {
+				return nil, err
 			}
-			dataDir = filepath.Join(dir, "objectstack")
 		}
 	} else {
 		if dataDir == "" {
@@ -113,22 +126,20 @@ func (f *tenantFlags) open(cmd *cobra.Command) (*tenant.Service, error) {
 		if err != nil {
 			return nil, err
 		}
-		plat = l
+		cfg.Platform = l
 	}
-	return tenant.Open(ctx, tenant.Config{
-		DataDir:      dataDir,
-		ControlURL:   firstNonEmpty(f.controlURL, os.Getenv("OBJECTSTACK_CONTROL_URL")),
-		ControlToken: os.Getenv("OBJECTSTACK_CONTROL_TOKEN"),
-		Platform:     plat,
-		Logger:       logger,
-		Group:        f.group,
-	})
+	cfg.DataDir = dataDir
+	return tenant.Open(cmd.Context(), cfg)
 }
 
-func (f *tenantFlags) printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// userDataDir is the data folder of the Turso backend when none is given: its databases live remotely,
+// so only the control plane and the secret key need a home.
+func userDataDir() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", usagef("no --data-dir and no user config folder: %v", err)
+	}
+	return filepath.Join(dir, "objectstack"), nil
 }
 
 // parseKV parses k=v,k2=v2 (also accepting several flag occurrences).
@@ -241,7 +252,7 @@ func newTenantCreateCmd(f *tenantFlags) *cobra.Command {
 				return refused(perr)
 			}
 			if f.jsonOut {
-				if err := f.printJSON(cmd.OutOrStdout(), res); err != nil {
+				if err := writeJSONEscaped(cmd.OutOrStdout(), res); err != nil {
 					return err
 				}
 			} else {
@@ -288,6 +299,15 @@ func printResult(w io.Writer, r *tenant.Result) {
 	if r.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", r.Error)
 	}
+}
+
+// show prints one tenant in the output format the flags ask for.
+func (f *tenantFlags) show(w io.Writer, t *tenant.Tenant) error {
+	if f.jsonOut {
+		return writeJSONEscaped(w, t)
+	}
+	printTenant(w, t)
+	return nil
 }
 
 func printTenant(w io.Writer, t *tenant.Tenant) {
@@ -352,11 +372,7 @@ func newTenantGetCmd(f *tenantFlags) *cobra.Command {
 			if err != nil {
 				return refused(err)
 			}
-			if f.jsonOut {
-				return f.printJSON(cmd.OutOrStdout(), t)
-			}
-			printTenant(cmd.OutOrStdout(), t)
-			return nil
+			return f.show(cmd.OutOrStdout(), t)
 		},
 	}
 }
@@ -387,7 +403,7 @@ func newTenantListCmd(f *tenantFlags) *cobra.Command {
 				if ts == nil {
 					ts = []tenant.Tenant{}
 				}
-				return f.printJSON(cmd.OutOrStdout(), ts)
+				return writeJSONEscaped(cmd.OutOrStdout(), ts)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tORG\tSTATUS\tPLAN\tREGION\tDATABASE\tLABELS")
@@ -426,7 +442,7 @@ func simpleTenantCmd(f *tenantFlags, use, short string, run func(ctx context.Con
 				return err
 			}
 			if f.jsonOut {
-				return f.printJSON(cmd.OutOrStdout(), t)
+				return writeJSONEscaped(cmd.OutOrStdout(), t)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "tenant %s: %s\n", t.ID, t.Status)
 			if t.PurgeAfter != nil {
@@ -480,7 +496,7 @@ func newTenantPurgeCmd(f *tenantFlags) *cobra.Command {
 			defer svc.Close()
 			n, err := svc.PurgeExpired(cmd.Context())
 			if f.jsonOut {
-				if jerr := f.printJSON(cmd.OutOrStdout(), map[string]int{"archived": n}); jerr != nil {
+				if jerr := writeJSONEscaped(cmd.OutOrStdout(), map[string]int{"archived": n}); jerr != nil {
 					return jerr
 				}
 			} else {
@@ -528,11 +544,7 @@ func newTenantUpdateCmd(f *tenantFlags) *cobra.Command {
 		if err != nil {
 			return refused(err)
 		}
-		if f.jsonOut {
-			return f.printJSON(cmd.OutOrStdout(), t)
-		}
-		printTenant(cmd.OutOrStdout(), t)
-		return nil
+		return f.show(cmd.OutOrStdout(), t)
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&plan, "plan", "", "new plan")

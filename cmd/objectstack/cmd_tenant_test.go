@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,34 +11,6 @@ import (
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/devserver"
 )
-
-// runTenantCLI runs the CLI and returns stdout, stderr (including the error line run() would
-// print) and the exit code.
-func runTenantCLI(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	code := 0
-	var se silentError
-	var ue usageError
-	switch {
-	case err == nil:
-	case errors.As(err, &se):
-		code = se.code
-	case errors.As(err, &ue) || isCobraUsageError(err):
-		code = exitUsage
-	default:
-		code = exitFailed
-	}
-	if err != nil && !errors.As(err, &se) {
-		errOut.WriteString("Error: " + err.Error() + "\n")
-	}
-	return out.String(), errOut.String(), code
-}
 
 var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.eyJ`)
 
@@ -69,7 +39,7 @@ func TestTenantCLI(t *testing.T) {
 			}
 			run := func(wantCode int, args ...string) string {
 				t.Helper()
-				out, errOut, code := runTenantCLI(t, append(append([]string{"tenant"}, args...), flags...)...)
+				out, errOut, code := runCLI(t, append(append([]string{"tenant"}, args...), flags...)...)
 				all.WriteString(out + errOut)
 				if code != wantCode {
 					t.Fatalf("tenant %v: exit %d, want %d\nstdout: %s\nstderr: %s", args, code, wantCode, out, errOut)
@@ -131,7 +101,7 @@ func TestTenantCLI(t *testing.T) {
 			}
 		})
 	}
-	_, errOut, code := runTenantCLI(t, "tenant", "list")
+	_, errOut, code := runCLI(t, "tenant", "list")
 	if code != exitUsage || !strings.Contains(errOut, "--data-dir") {
 		t.Fatalf("no backend: exit %d, %s", code, errOut)
 	}

@@ -4,8 +4,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -34,6 +36,38 @@ type silentError struct{ code int }
 
 func (e silentError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// writeJSON writes v as an indented --json document. HTML characters stay literal, so an app's
+// ">=1.0.0 <2.0.0" constraint or a SQL comparison is readable as printed.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// writeJSONEscaped is writeJSON with encoding/json's default HTML escaping (\u003c, \u0026), which the
+// tenant, reconcile, status and plan --repo outputs have always had; it is kept so their bytes do not
+// change (a JSON parser sees the same values either way).
+func writeJSONEscaped(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeJSONResult writes a --json result and then turns err, if any, into a silent exit 1, so stdout
+// stays one parseable document and run() does not print the error again. errOut gets the "Error:" line
+// (io.Discard where a command has always left it to the result's own error field).
+func writeJSONResult(stdout, errOut io.Writer, v any, err error) error {
+	if werr := writeJSON(stdout, v); werr != nil {
+		return werr
+	}
+	if err != nil {
+		fmt.Fprintln(errOut, "Error:", err)
+		return silentError{exitFailed}
+	}
+	return nil
+}
+
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "objectstack",
@@ -58,14 +92,22 @@ func newRootCmd() *cobra.Command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:])
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string) int {
+// run executes one command line and returns its exit code. It takes the output streams so the tests
+// drive exactly the path main does, error printing and exit-code mapping included.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetErr(stderr)
+	if stdout != os.Stdout {
+		// Once an output stream is set, cobra prints its own notices (unknown help topic, deprecations)
+		// there instead of on stderr; leaving the real stdout unset keeps them on stderr.
+		root.SetOut(stdout)
+	}
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -74,7 +116,7 @@ func run(ctx context.Context, args []string) int {
 	if errors.As(err, &se) {
 		return se.code
 	}
-	fmt.Fprintln(os.Stderr, "Error:", err)
+	fmt.Fprintln(stderr, "Error:", err)
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsageError(err) {
 		return exitUsage
