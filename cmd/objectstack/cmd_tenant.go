@@ -202,14 +202,9 @@ func newTenantCreateCmd(f *tenantFlags) *cobra.Command {
 		Short: "Provision a tenant: database, token, registry row, schema sync, seed data (idempotent; resumes a failed run)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				if id != "" && id != args[0] {
-					return usagef("tenant id given twice (%q and --id %q)", args[0], id)
-				}
-				id = args[0]
-			}
-			if id == "" {
-				return usagef("tenant id is required (argument or --id)")
+			id, err := tenantID(cmd, args)
+			if err != nil {
+				return err
 			}
 			lbl, err := parseKV("labels", labels)
 			if err != nil {
@@ -358,23 +353,29 @@ func formatLabels(m map[string]string) string {
 }
 
 func newTenantGetCmd(f *tenantFlags) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "get ID",
 		Short: "Show one tenant",
-		Args:  cobra.ExactArgs(1),
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := tenantID(cmd, args)
+			if err != nil {
+				return err
+			}
 			svc, err := f.open(cmd)
 			if err != nil {
 				return err
 			}
 			defer svc.Close()
-			t, err := svc.Get(cmd.Context(), args[0])
+			t, err := svc.Get(cmd.Context(), id)
 			if err != nil {
 				return refused(err)
 			}
 			return f.show(cmd.OutOrStdout(), t)
 		},
 	}
+	cmd.Flags().String("id", "", "tenant id (instead of the argument)")
+	return cmd
 }
 
 func newTenantListCmd(f *tenantFlags) *cobra.Command {
@@ -424,20 +425,24 @@ func newTenantListCmd(f *tenantFlags) *cobra.Command {
 
 // simpleTenantCmd runs one lifecycle call and prints the tenant afterwards.
 func simpleTenantCmd(f *tenantFlags, use, short string, run func(ctx context.Context, svc *tenant.Service, id string) error) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   use + " ID",
 		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := tenantID(cmd, args)
+			if err != nil {
+				return err
+			}
 			svc, err := f.open(cmd)
 			if err != nil {
 				return err
 			}
 			defer svc.Close()
-			if err := run(cmd.Context(), svc, args[0]); err != nil {
+			if err := run(cmd.Context(), svc, id); err != nil {
 				return refused(err)
 			}
-			t, err := svc.Get(cmd.Context(), args[0])
+			t, err := svc.Get(cmd.Context(), id)
 			if err != nil {
 				return err
 			}
@@ -454,6 +459,8 @@ func simpleTenantCmd(f *tenantFlags, use, short string, run func(ctx context.Con
 			return nil
 		},
 	}
+	cmd.Flags().String("id", "", "tenant id (instead of the argument)")
+	return cmd
 }
 
 func newTenantSuspendCmd(f *tenantFlags) *cobra.Command {
@@ -513,6 +520,10 @@ func newTenantUpdateCmd(f *tenantFlags) *cobra.Command {
 	var clearQuotas bool
 	cmd := simpleTenantCmd(f, "update", "Change a tenant's display name, plan, labels or quotas", nil)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		id, err := tenantID(cmd, args)
+		if err != nil {
+			return err
+		}
 		var u tenant.Update
 		fl := cmd.Flags()
 		if fl.Changed("plan") {
@@ -540,7 +551,7 @@ func newTenantUpdateCmd(f *tenantFlags) *cobra.Command {
 			return err
 		}
 		defer svc.Close()
-		t, err := svc.Update(cmd.Context(), args[0], u)
+		t, err := svc.Update(cmd.Context(), id, u)
 		if err != nil {
 			return refused(err)
 		}
@@ -553,4 +564,19 @@ func newTenantUpdateCmd(f *tenantFlags) *cobra.Command {
 	fl.StringSliceVar(&quotas, "quota", nil, "replace quotas with key=N,...")
 	fl.BoolVar(&clearQuotas, "clear-quotas", false, "remove every quota (with no --quota)")
 	return cmd
+}
+
+// tenantID takes the tenant id from the argument or --id (every per-tenant command accepts both, so
+// scripts need not remember which one a command wants); both given and different is bad usage.
+func tenantID(cmd *cobra.Command, args []string) (string, error) {
+	flag, _ := cmd.Flags().GetString("id")
+	switch {
+	case len(args) == 1 && flag != "" && flag != args[0]:
+		return "", usagef("tenant id given twice (%q and --id %q)", args[0], flag)
+	case len(args) == 1:
+		return args[0], nil
+	case flag != "":
+		return flag, nil
+	}
+	return "", usagef("tenant id is required (argument or --id)")
 }

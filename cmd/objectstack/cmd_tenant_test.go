@@ -142,3 +142,30 @@ records:
 	}
 	return dir
 }
+
+// TestTenantIDArgumentOrFlag: every per-tenant command takes the id as its argument or as --id,
+// and refuses two different ids or none as bad usage.
+func TestTenantIDArgumentOrFlag(t *testing.T) {
+	dir := t.TempDir()
+	if out, errOut, code := runCLI(t, "tenant", "create", "--data-dir", dir, "--id", "acme", "--org-id", "o"); code != 0 {
+		t.Fatalf("create: %d\n%s%s", code, out, errOut)
+	}
+	for _, args := range [][]string{
+		{"tenant", "get", "--data-dir", dir, "--id", "acme"},
+		{"tenant", "suspend", "--data-dir", dir, "--id", "acme"},
+		{"tenant", "resume", "--data-dir", dir, "acme"},
+		{"tenant", "update", "--data-dir", dir, "--id", "acme", "--plan", "pro"},
+	} {
+		if out, errOut, code := runCLI(t, args...); code != 0 || !strings.Contains(out, "acme") {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	for _, args := range [][]string{
+		{"tenant", "get", "--data-dir", dir},
+		{"tenant", "suspend", "--data-dir", dir, "--id", "acme", "globex"},
+	} {
+		if _, errOut, code := runCLI(t, args...); code != exitUsage || !strings.Contains(errOut, "tenant id") {
+			t.Fatalf("%v: want usage error naming the tenant id, got %d\n%s", args, code, errOut)
+		}
+	}
+}
