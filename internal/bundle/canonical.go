@@ -97,6 +97,63 @@ func (c *canonObject) floatp(key string, v *float64) error {
 	return nil
 }
 
+// sub adds key holding a nested object whose keys fill adds; pooled canonObjects keep nesting cheap.
+func (c *canonObject) sub(key string, fill func(sc *canonObject)) {
+	_ = c.add(key, func(b *bytes.Buffer) error {
+		c.w.nested(b, fill)
+		return nil
+	})
+}
+
+// objects adds key holding a JSON array of n nested objects; fill adds the keys of element i.
+func (c *canonObject) objects(key string, n int, fill func(ec *canonObject, i int)) {
+	_ = c.add(key, func(b *bytes.Buffer) error {
+		return canonArray(b, n, func(i int) error {
+			c.w.nested(b, func(ec *canonObject) { fill(ec, i) })
+			return nil
+		})
+	})
+}
+
+// nested writes to b one object whose keys fill adds.
+func (w *canonWriter) nested(b *bytes.Buffer, fill func(c *canonObject)) {
+	c := w.begin()
+	fill(c)
+	c.end(b)
+}
+
+// canonArray writes a JSON array of n elements; item writes element i to the same buffer.
+func canonArray(b *bytes.Buffer, n int, item func(i int) error) error {
+	b.WriteByte('[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if err := item(i); err != nil {
+			return err
+		}
+	}
+	b.WriteByte(']')
+	return nil
+}
+
+// canonMap writes m as a JSON object with its keys sorted; value writes the value of key k to the same buffer.
+func canonMap(b *bytes.Buffer, m map[string]any, value func(k string) error) error {
+	b.WriteByte('{')
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		canonString(b, k)
+		b.WriteByte(':')
+		if err := value(k); err != nil {
+			return err
+		}
+	}
+	b.WriteByte('}')
+	return nil
+}
+
 func (c *canonObject) end(dst *bytes.Buffer) {
 	c.w.depth--
 	slices.SortFunc(c.entries, func(a, b canonEntry) int { return strings.Compare(a.key, b.key) })
@@ -155,29 +212,9 @@ func canonAny(b *bytes.Buffer, v any) error {
 	case float64:
 		return canonFloat(b, x)
 	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			if err := canonAny(b, e); err != nil {
-				return err
-			}
-		}
-		b.WriteByte(']')
+		return canonArray(b, len(x), func(i int) error { return canonAny(b, x[i]) })
 	case map[string]any:
-		b.WriteByte('{')
-		for i, k := range sortedKeys(x) {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			canonString(b, k)
-			b.WriteByte(':')
-			if err := canonAny(b, x[k]); err != nil {
-				return err
-			}
-		}
-		b.WriteByte('}')
+		return canonMap(b, x, func(k string) error { return canonAny(b, x[k]) })
 	default:
 		return errNotFast
 	}
@@ -223,66 +260,48 @@ func (w *canonWriter) field(dst *bytes.Buffer, f *Field) error {
 		return err
 	}
 	if len(f.Options) > 0 {
-		_ = c.add("options", func(b *bytes.Buffer) error {
-			b.WriteByte('[')
-			for i, o := range f.Options {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				oc := w.begin()
-				oc.str("label", o.Label, false)
-				oc.str("value", o.Value, false)
-				oc.str("color", o.Color, true)
-				oc.boolean("default", o.Default, true)
-				oc.end(b)
-			}
-			b.WriteByte(']')
-			return nil
+		c.objects("options", len(f.Options), func(oc *canonObject, i int) {
+			o := &f.Options[i]
+			oc.str("label", o.Label, false)
+			oc.str("value", o.Value, false)
+			oc.str("color", o.Color, true)
+			oc.boolean("default", o.Default, true)
 		})
 	}
 	c.boolean("index", f.Index, true)
 	c.boolean("externalId", f.ExternalID, true)
 	c.str("expression", f.Expression, true)
 	if s := f.SummaryOperations; s != nil {
-		_ = c.add("summaryOperations", func(b *bytes.Buffer) error {
-			sc := w.begin()
+		c.sub("summaryOperations", func(sc *canonObject) {
 			sc.str("object", s.Object, false)
 			sc.str("field", s.Field, false)
 			sc.str("function", s.Function, false)
-			sc.end(b)
-			return nil
 		})
 	}
 	c.str("autonumberFormat", f.AutonumberFormat, true)
 	if v := f.VectorConfig; v != nil {
-		_ = c.add("vectorConfig", func(b *bytes.Buffer) error {
-			vc := w.begin()
-			_ = vc.add("dimensions", func(b *bytes.Buffer) error { b.WriteString(strconv.Itoa(v.Dimensions)); return nil })
+		c.sub("vectorConfig", func(vc *canonObject) {
+			vc.intp("dimensions", &v.Dimensions)
 			vc.str("distanceMetric", v.DistanceMetric, true)
 			vc.boolean("normalized", v.Normalized, true)
 			if v.Indexed != nil {
 				vc.boolean("indexed", *v.Indexed, false)
 			}
 			vc.str("indexType", v.IndexType, true)
-			vc.end(b)
-			return nil
 		})
 	}
 	if cc := f.CurrencyConfig; cc != nil {
-		_ = c.add("currencyConfig", func(b *bytes.Buffer) error {
-			xc := w.begin()
+		c.sub("currencyConfig", func(xc *canonObject) {
 			xc.intp("precision", cc.Precision)
 			xc.str("currencyMode", cc.CurrencyMode, true)
 			xc.str("defaultCurrency", cc.DefaultCurrency, true)
-			xc.end(b)
-			return nil
 		})
 	}
 	c.str("description", f.Description, true)
 	c.boolean("hidden", f.Hidden, true)
 	c.boolean("readonly", f.Readonly, true)
 	c.boolean("searchable", f.Searchable, true)
-	if err := c.extra(f.Extra, fieldKeys); err != nil {
+	if err := c.extra(f.Extra, fieldTable.keys); err != nil {
 		return err
 	}
 	c.end(dst)
@@ -321,36 +340,19 @@ func (w *canonWriter) object(dst *bytes.Buffer, o *Object) error {
 		return ferr
 	}
 	if len(o.Indexes) > 0 {
-		_ = c.add("indexes", func(b *bytes.Buffer) error {
-			b.WriteByte('[')
-			for i, ix := range o.Indexes {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				ic := w.begin()
-				ic.str("name", ix.Name, true)
-				_ = ic.add("fields", func(b *bytes.Buffer) error {
-					if ix.Fields == nil {
-						b.WriteString("null")
-						return nil
-					}
-					b.WriteByte('[')
-					for j, f := range ix.Fields {
-						if j > 0 {
-							b.WriteByte(',')
-						}
-						canonString(b, f)
-					}
-					b.WriteByte(']')
+		c.objects("indexes", len(o.Indexes), func(ic *canonObject, i int) {
+			ix := &o.Indexes[i]
+			ic.str("name", ix.Name, true)
+			_ = ic.add("fields", func(b *bytes.Buffer) error {
+				if ix.Fields == nil {
+					b.WriteString("null")
 					return nil
-				})
-				ic.str("type", ix.Type, true)
-				ic.boolean("unique", ix.Unique, true)
-				ic.str("partial", ix.Partial, true)
-				ic.end(b)
-			}
-			b.WriteByte(']')
-			return nil
+				}
+				return canonArray(b, len(ix.Fields), func(j int) error { canonString(b, ix.Fields[j]); return nil })
+			})
+			ic.str("type", ix.Type, true)
+			ic.boolean("unique", ix.Unique, true)
+			ic.str("partial", ix.Partial, true)
 		})
 	}
 	c.str("datasource", o.Datasource, true)
@@ -360,16 +362,13 @@ func (w *canonWriter) object(dst *bytes.Buffer, o *Object) error {
 	c.boolean("isSystem", o.IsSystem, true)
 	c.boolean("abstract", o.Abstract, true)
 	if s := o.SoftDelete; s != nil {
-		_ = c.add("softDelete", func(b *bytes.Buffer) error {
-			sc := w.begin()
+		c.sub("softDelete", func(sc *canonObject) {
 			sc.boolean("enabled", s.Enabled, false)
 			sc.str("field", s.Field, true)
 			sc.boolean("cascadeDelete", s.CascadeDelete, true)
-			sc.end(b)
-			return nil
 		})
 	}
-	if err := c.extra(o.Extra, objectKeys); err != nil {
+	if err := c.extra(o.Extra, objectTable.keys); err != nil {
 		return err
 	}
 	c.end(dst)

@@ -32,25 +32,9 @@ func CanonicalJSON(v any) ([]byte, error) {
 func writeCanonical(buf *bytes.Buffer, v any) {
 	switch x := v.(type) {
 	case map[string]any:
-		buf.WriteByte('{')
-		for i, k := range sortedKeys(x) {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			writeString(buf, k)
-			buf.WriteByte(':')
-			writeCanonical(buf, x[k])
-		}
-		buf.WriteByte('}')
+		_ = canonMap(buf, x, func(k string) error { writeCanonical(buf, x[k]); return nil })
 	case []any:
-		buf.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			writeCanonical(buf, e)
-		}
-		buf.WriteByte(']')
+		_ = canonArray(buf, len(x), func(i int) error { writeCanonical(buf, x[i]); return nil })
 	case string:
 		writeString(buf, x)
 	case json.Number:
@@ -125,18 +109,14 @@ func writeObjects(buf *bytes.Buffer, objs []Object) {
 	sort.SliceStable(idx, func(a, b int) bool { return objs[idx[a]].Name < objs[idx[b]].Name })
 	var w canonWriter
 	var scratch bytes.Buffer
-	buf.WriteByte('[')
-	for n, i := range idx {
-		if n > 0 {
-			buf.WriteByte(',')
-		}
-		b, err := w.canonical(&scratch, &objs[i])
+	_ = canonArray(buf, len(idx), func(n int) error {
+		b, err := w.canonical(&scratch, &objs[idx[n]])
 		if err != nil {
 			b, _ = json.Marshal("unencodable: " + err.Error())
 		}
 		buf.Write(b)
-	}
-	buf.WriteByte(']')
+		return nil
+	})
 }
 
 // Checksum is the canonical SHA-256 (hex) of a bundle's semantic content: the manifest without its checksum, the

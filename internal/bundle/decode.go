@@ -138,15 +138,12 @@ func (d *decoder) number(n *node, rel string) *float64 {
 }
 
 func (d *decoder) strList(n *node, rel string) []string {
-	if n.kind == kindScalar && n.value == nil {
+	items, ok := d.seq(n, rel, "a list of strings")
+	if !ok {
 		return nil
 	}
-	if n.kind != kindSeq {
-		d.wrongType(rel, n, "a list of strings")
-		return nil
-	}
-	out := make([]string, 0, len(n.items))
-	for i, it := range n.items {
+	out := make([]string, 0, len(items))
+	for i, it := range items {
 		out = append(out, d.str(it, joinIndex(rel, i)))
 	}
 	return out
@@ -169,28 +166,180 @@ func (d *decoder) unknown(rel, key string, known []string, kept bool) {
 	d.warnf(CodeUnknownKey, joinKey(rel, key), "unknown key %q %s%s", key, what, didYouMean(key, known))
 }
 
-var (
-	objectKeys = []string{"name", "label", "pluralLabel", "description", "icon", "fields", "indexes", "datasource",
-		"active", "isSystem", "abstract", "softDelete"}
-	// objectUIKeys are protocol keys that do not affect the schema; they are kept in Extra without a warning.
-	objectUIKeys = []string{"tags", "displayNameField", "titleFormat", "recordName", "compactLayout", "search",
-		"fieldGroups", "validations", "stateMachines", "sharingModel", "keyPrefix", "actions", "partitioning", "cdc",
-		"enable", "tenancy", "versioning"}
-	fieldKeys = []string{"type", "name", "label", "columnName", "required", "unique", "defaultValue", "multiple",
-		"reference", "deleteBehavior", "maxLength", "minLength", "precision", "scale", "min", "max", "options", "index",
-		"externalId", "expression", "summaryOperations", "autonumberFormat", "vectorConfig", "currencyConfig",
-		"description", "hidden", "readonly", "searchable"}
-	fieldUIKeys    = []string{"format", "sortable", "group", "inlineHelpText", "placeholder", "helpText"}
-	optionKeys     = []string{"label", "value", "color", "default"}
-	indexKeys      = []string{"name", "fields", "type", "unique", "partial"}
-	softDeleteKeys = []string{"enabled", "field", "cascadeDelete"}
-	summaryKeys    = []string{"object", "field", "function"}
-	vectorKeys     = []string{"dimensions", "distanceMetric", "normalized", "indexed", "indexType"}
-	currencyKeys   = []string{"precision", "currencyMode", "defaultCurrency"}
-	datasetKeys    = []string{"object", "externalId", "mode", "env", "records"}
-	manifestKeys   = []string{"name", "version", "checksum", "objects", "views", "flows", "permissions", "createdAt"}
-	manifestUIKeys = []string{"description", "label"}
-)
+// seq returns the items of a list value and whether it was one. Null is not reported (the key is simply unset);
+// any other non-list is.
+func (d *decoder) seq(n *node, rel, what string) ([]*node, bool) {
+	if n.kind == kindScalar && n.value == nil {
+		return nil, false
+	}
+	if n.kind != kindSeq {
+		d.wrongType(rel, n, what)
+		return nil, false
+	}
+	return n.items, true
+}
+
+// keyDecoder decodes the value of one defined key into a *T; rel is the value's issue path. The decoder comes by
+// value: it is a few words that never change once made, and a pointer passed through a function value would move
+// every decoder to the heap.
+type keyDecoder[T any] struct {
+	key    string
+	decode func(d decoder, t *T, v *node, rel string)
+}
+
+// keyTable is the set of keys one mapping of the format defines. Every mapping is decoded by walking its pairs
+// through its table, so unknown-key reporting, Extra keeping and issue paths are written once for all of them.
+type keyTable[T any] struct {
+	// keys are the defined keys in protocol order: suggestions prefer the earlier of two equally close keys, and
+	// the canonical and JSON encoders never let Extra shadow one of them.
+	keys   []string
+	ui     []string // protocol keys that do not affect the schema: kept in Extra without a warning
+	known  []string // keys then ui, the candidates for "did you mean"
+	decode map[string]func(d decoder, t *T, v *node, rel string)
+}
+
+func newKeyTable[T any](ui []string, entries []keyDecoder[T]) *keyTable[T] {
+	t := &keyTable[T]{ui: ui, decode: make(map[string]func(decoder, *T, *node, string), len(entries))}
+	for _, e := range entries {
+		t.keys = append(t.keys, e.key)
+		t.decode[e.key] = e.decode
+	}
+	t.known = append(append([]string{}, t.keys...), ui...)
+	return t
+}
+
+// decodeKeys decodes the pairs of the mapping n (at issue path rel) into t. A key outside the table is reported;
+// when extra is non-nil its value is also kept there, so that a registry round trip loses nothing.
+func decodeKeys[T any](d *decoder, n *node, rel string, t *T, tab *keyTable[T], extra *map[string]any) {
+	for _, p := range n.pairs {
+		if dec, ok := tab.decode[p.key]; ok {
+			dec(*d, t, p.val, joinKey(rel, p.key))
+			continue
+		}
+		if extra == nil {
+			d.unknown(rel, p.key, tab.known, false)
+			continue
+		}
+		if *extra == nil {
+			*extra = map[string]any{}
+		}
+		(*extra)[p.key] = p.val.plain()
+		if !contains(tab.ui, p.key) {
+			d.unknown(rel, p.key, tab.known, true)
+		}
+	}
+}
+
+// nested decodes an optional sub-mapping such as softDelete or vectorConfig; a value that is not a mapping is
+// reported and yields nil.
+func nested[T any](d *decoder, n *node, rel string, tab *keyTable[T]) *T {
+	if !d.mapping(n, rel, "a mapping") {
+		return nil
+	}
+	t := new(T)
+	decodeKeys(d, n, rel, t, tab, nil)
+	return t
+}
+
+var objectTable = newKeyTable([]string{"tags", "displayNameField", "titleFormat", "recordName", "compactLayout",
+	"search", "fieldGroups", "validations", "stateMachines", "sharingModel", "keyPrefix", "actions", "partitioning",
+	"cdc", "enable", "tenancy", "versioning"}, []keyDecoder[Object]{
+	{"name", func(d decoder, o *Object, v *node, r string) { o.Name = d.str(v, r) }},
+	{"label", func(d decoder, o *Object, v *node, r string) { o.Label = d.str(v, r) }},
+	{"pluralLabel", func(d decoder, o *Object, v *node, r string) { o.PluralLabel = d.str(v, r) }},
+	{"description", func(d decoder, o *Object, v *node, r string) { o.Description = d.str(v, r) }},
+	{"icon", func(d decoder, o *Object, v *node, r string) { o.Icon = d.str(v, r) }},
+	{"fields", func(d decoder, o *Object, v *node, r string) { o.Fields = d.fields(v, r) }},
+	{"indexes", func(d decoder, o *Object, v *node, r string) {
+		items, _ := d.seq(v, r, "a list of indexes")
+		for i, it := range items {
+			o.Indexes = append(o.Indexes, Index{})
+			d.index(&o.Indexes[i], it, joinIndex(r, i))
+		}
+	}},
+	{"datasource", func(d decoder, o *Object, v *node, r string) { o.Datasource = d.str(v, r) }},
+	{"active", func(d decoder, o *Object, v *node, r string) { b := d.boolean(v, r); o.Active = &b }},
+	{"isSystem", func(d decoder, o *Object, v *node, r string) { o.IsSystem = d.boolean(v, r) }},
+	{"abstract", func(d decoder, o *Object, v *node, r string) { o.Abstract = d.boolean(v, r) }},
+	{"softDelete", func(d decoder, o *Object, v *node, r string) { o.SoftDelete = nested(&d, v, r, softDeleteTable) }},
+})
+
+var fieldTable = newKeyTable([]string{"format", "sortable", "group", "inlineHelpText", "placeholder", "helpText"},
+	[]keyDecoder[Field]{
+		{"type", func(d decoder, f *Field, v *node, r string) { f.Type = FieldType(d.str(v, r)) }},
+		{"name", func(d decoder, f *Field, v *node, r string) { f.Name = d.str(v, r) }},
+		{"label", func(d decoder, f *Field, v *node, r string) { f.Label = d.str(v, r) }},
+		{"columnName", func(d decoder, f *Field, v *node, r string) { f.ColumnName = d.str(v, r) }},
+		{"required", func(d decoder, f *Field, v *node, r string) { f.Required = d.boolean(v, r) }},
+		{"unique", func(d decoder, f *Field, v *node, r string) { f.Unique = d.boolean(v, r) }},
+		{"defaultValue", func(_ decoder, f *Field, v *node, _ string) { f.DefaultValue = v.plain() }},
+		{"multiple", func(d decoder, f *Field, v *node, r string) { f.Multiple = d.boolean(v, r) }},
+		{"reference", func(d decoder, f *Field, v *node, r string) { f.Reference = d.str(v, r) }},
+		{"deleteBehavior", func(d decoder, f *Field, v *node, r string) { f.DeleteBehavior = d.str(v, r) }},
+		{"maxLength", func(d decoder, f *Field, v *node, r string) { f.MaxLength = d.integer(v, r) }},
+		{"minLength", func(d decoder, f *Field, v *node, r string) { f.MinLength = d.integer(v, r) }},
+		{"precision", func(d decoder, f *Field, v *node, r string) { f.Precision = d.integer(v, r) }},
+		{"scale", func(d decoder, f *Field, v *node, r string) { f.Scale = d.integer(v, r) }},
+		{"min", func(d decoder, f *Field, v *node, r string) { f.Min = d.number(v, r) }},
+		{"max", func(d decoder, f *Field, v *node, r string) { f.Max = d.number(v, r) }},
+		{"options", func(d decoder, f *Field, v *node, r string) { f.Options = d.options(v, r) }},
+		{"index", func(d decoder, f *Field, v *node, r string) { f.Index = d.boolean(v, r) }},
+		{"externalId", func(d decoder, f *Field, v *node, r string) { f.ExternalID = d.boolean(v, r) }},
+		{"expression", func(d decoder, f *Field, v *node, r string) { f.Expression = d.str(v, r) }},
+		{"summaryOperations", func(d decoder, f *Field, v *node, r string) { f.SummaryOperations = nested(&d, v, r, summaryTable) }},
+		{"autonumberFormat", func(d decoder, f *Field, v *node, r string) { f.AutonumberFormat = d.str(v, r) }},
+		{"vectorConfig", func(d decoder, f *Field, v *node, r string) { f.VectorConfig = nested(&d, v, r, vectorTable) }},
+		{"currencyConfig", func(d decoder, f *Field, v *node, r string) { f.CurrencyConfig = nested(&d, v, r, currencyTable) }},
+		{"description", func(d decoder, f *Field, v *node, r string) { f.Description = d.str(v, r) }},
+		{"hidden", func(d decoder, f *Field, v *node, r string) { f.Hidden = d.boolean(v, r) }},
+		{"readonly", func(d decoder, f *Field, v *node, r string) { f.Readonly = d.boolean(v, r) }},
+		{"searchable", func(d decoder, f *Field, v *node, r string) { f.Searchable = d.boolean(v, r) }},
+	})
+
+var optionTable = newKeyTable(nil, []keyDecoder[Option]{
+	{"label", func(d decoder, o *Option, v *node, r string) { o.Label = d.str(v, r) }},
+	{"value", func(d decoder, o *Option, v *node, r string) { o.Value = d.str(v, r) }},
+	{"color", func(d decoder, o *Option, v *node, r string) { o.Color = d.str(v, r) }},
+	{"default", func(d decoder, o *Option, v *node, r string) { o.Default = d.boolean(v, r) }},
+})
+
+var indexTable = newKeyTable(nil, []keyDecoder[Index]{
+	{"name", func(d decoder, ix *Index, v *node, r string) { ix.Name = d.str(v, r) }},
+	{"fields", func(d decoder, ix *Index, v *node, r string) { ix.Fields = d.strList(v, r) }},
+	{"type", func(d decoder, ix *Index, v *node, r string) { ix.Type = d.str(v, r) }},
+	{"unique", func(d decoder, ix *Index, v *node, r string) { ix.Unique = d.boolean(v, r) }},
+	{"partial", func(d decoder, ix *Index, v *node, r string) { ix.Partial = d.str(v, r) }},
+})
+
+var softDeleteTable = newKeyTable(nil, []keyDecoder[SoftDelete]{
+	{"enabled", func(d decoder, s *SoftDelete, v *node, r string) { s.Enabled = d.boolean(v, r) }},
+	{"field", func(d decoder, s *SoftDelete, v *node, r string) { s.Field = d.str(v, r) }},
+	{"cascadeDelete", func(d decoder, s *SoftDelete, v *node, r string) { s.CascadeDelete = d.boolean(v, r) }},
+})
+
+var summaryTable = newKeyTable(nil, []keyDecoder[SummaryOperations]{
+	{"object", func(d decoder, s *SummaryOperations, v *node, r string) { s.Object = d.str(v, r) }},
+	{"field", func(d decoder, s *SummaryOperations, v *node, r string) { s.Field = d.str(v, r) }},
+	{"function", func(d decoder, s *SummaryOperations, v *node, r string) { s.Function = d.str(v, r) }},
+})
+
+var vectorTable = newKeyTable(nil, []keyDecoder[VectorConfig]{
+	{"dimensions", func(d decoder, vc *VectorConfig, v *node, r string) {
+		if i := d.integer(v, r); i != nil {
+			vc.Dimensions = *i
+		}
+	}},
+	{"distanceMetric", func(d decoder, vc *VectorConfig, v *node, r string) { vc.DistanceMetric = d.str(v, r) }},
+	{"normalized", func(d decoder, vc *VectorConfig, v *node, r string) { vc.Normalized = d.boolean(v, r) }},
+	{"indexed", func(d decoder, vc *VectorConfig, v *node, r string) { b := d.boolean(v, r); vc.Indexed = &b }},
+	{"indexType", func(d decoder, vc *VectorConfig, v *node, r string) { vc.IndexType = d.str(v, r) }},
+})
+
+var currencyTable = newKeyTable(nil, []keyDecoder[CurrencyConfig]{
+	{"precision", func(d decoder, c *CurrencyConfig, v *node, r string) { c.Precision = d.integer(v, r) }},
+	{"currencyMode", func(d decoder, c *CurrencyConfig, v *node, r string) { c.CurrencyMode = d.str(v, r) }},
+	{"defaultCurrency", func(d decoder, c *CurrencyConfig, v *node, r string) { c.DefaultCurrency = d.str(v, r) }},
+})
 
 func contains(list []string, s string) bool {
 	for _, v := range list {
@@ -201,8 +350,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func withUI(keys, ui []string) []string { return append(append([]string{}, keys...), ui...) }
-
 // objectPath is the issue path of an object: objects.<name> for a valid name, objects[i] otherwise so that a
 // hostile name cannot forge paths.
 func objectPath(name string, i int) string {
@@ -212,7 +359,10 @@ func objectPath(name string, i int) string {
 	return joinIndex("objects", i)
 }
 
-func decodeObject(root *node, file string, index int, out *issues) (Object, bool) {
+// decodeObject decodes into o, which the caller has already placed where it will live (the table's setters take it
+// through a function value, so a local Object would be one more heap allocation per object). It reports false,
+// leaving o untouched, when root is not a mapping.
+func decodeObject(o *Object, root *node, file string, index int, out *issues) bool {
 	name := ""
 	if root.kind == kindMap {
 		if n := root.get("name"); n != nil && n.kind == kindScalar {
@@ -220,300 +370,61 @@ func decodeObject(root *node, file string, index int, out *issues) (Object, bool
 		}
 	}
 	d := newDecoder(file, objectPath(name, index), root, out)
-	o := Object{Source: file, Lines: d.lines}
 	if !d.mapping(root, "", "a mapping (one object definition per file)") {
-		return o, false
+		return false
 	}
-	sawFields := false
-	for _, p := range root.pairs {
-		rel := joinKey("", p.key)
-		v := p.val
-		switch p.key {
-		case "name":
-			o.Name = d.str(v, rel)
-		case "label":
-			o.Label = d.str(v, rel)
-		case "pluralLabel":
-			o.PluralLabel = d.str(v, rel)
-		case "description":
-			o.Description = d.str(v, rel)
-		case "icon":
-			o.Icon = d.str(v, rel)
-		case "datasource":
-			o.Datasource = d.str(v, rel)
-		case "active":
-			b := d.boolean(v, rel)
-			o.Active = &b
-		case "isSystem":
-			o.IsSystem = d.boolean(v, rel)
-		case "abstract":
-			o.Abstract = d.boolean(v, rel)
-		case "fields":
-			sawFields = true
-			if v.kind == kindScalar && v.value == nil {
-				continue
-			}
-			if !d.mapping(v, rel, "a mapping from field key to field definition") {
-				continue
-			}
-			o.Fields = make([]Field, 0, len(v.pairs))
-			for _, fp := range v.pairs {
-				o.Fields = append(o.Fields, d.field(fp.key, fp.val, joinKey(rel, fp.key)))
-			}
-		case "indexes":
-			if v.kind == kindScalar && v.value == nil {
-				continue
-			}
-			if v.kind != kindSeq {
-				d.wrongType(rel, v, "a list of indexes")
-				continue
-			}
-			for i, it := range v.items {
-				o.Indexes = append(o.Indexes, d.index(it, joinIndex(rel, i)))
-			}
-		case "softDelete":
-			if d.mapping(v, rel, "a mapping") {
-				o.SoftDelete = d.softDelete(v, rel)
-			}
-		default:
-			if o.Extra == nil {
-				o.Extra = map[string]any{}
-			}
-			o.Extra[p.key] = v.plain()
-			if !contains(objectUIKeys, p.key) {
-				d.unknown("", p.key, withUI(objectKeys, objectUIKeys), true)
-			}
-		}
-	}
-	if !sawFields {
+	*o = Object{Source: file, Lines: d.lines}
+	decodeKeys(d, root, "", o, objectTable, &o.Extra)
+	if root.get("fields") == nil {
 		d.errorf(CodeMissingRequired, "", "object has no fields mapping")
 	}
-	return o, true
+	return true
 }
 
-func (d *decoder) field(key string, n *node, rel string) Field {
-	f := Field{Key: key}
-	if !d.mapping(n, rel, "a mapping with at least a type (e.g. { type: text })") {
-		return f
-	}
-	for _, p := range n.pairs {
-		r := joinKey(rel, p.key)
-		v := p.val
-		switch p.key {
-		case "type":
-			f.Type = FieldType(d.str(v, r))
-		case "name":
-			f.Name = d.str(v, r)
-		case "label":
-			f.Label = d.str(v, r)
-		case "columnName":
-			f.ColumnName = d.str(v, r)
-		case "required":
-			f.Required = d.boolean(v, r)
-		case "unique":
-			f.Unique = d.boolean(v, r)
-		case "defaultValue":
-			f.DefaultValue = v.plain()
-		case "multiple":
-			f.Multiple = d.boolean(v, r)
-		case "reference":
-			f.Reference = d.str(v, r)
-		case "deleteBehavior":
-			f.DeleteBehavior = d.str(v, r)
-		case "maxLength":
-			f.MaxLength = d.integer(v, r)
-		case "minLength":
-			f.MinLength = d.integer(v, r)
-		case "precision":
-			f.Precision = d.integer(v, r)
-		case "scale":
-			f.Scale = d.integer(v, r)
-		case "min":
-			f.Min = d.number(v, r)
-		case "max":
-			f.Max = d.number(v, r)
-		case "options":
-			f.Options = d.options(v, r)
-		case "index":
-			f.Index = d.boolean(v, r)
-		case "externalId":
-			f.ExternalID = d.boolean(v, r)
-		case "expression":
-			f.Expression = d.str(v, r)
-		case "summaryOperations":
-			if d.mapping(v, r, "a mapping") {
-				f.SummaryOperations = d.summary(v, r)
-			}
-		case "autonumberFormat":
-			f.AutonumberFormat = d.str(v, r)
-		case "vectorConfig":
-			if d.mapping(v, r, "a mapping") {
-				f.VectorConfig = d.vector(v, r)
-			}
-		case "currencyConfig":
-			if d.mapping(v, r, "a mapping") {
-				f.CurrencyConfig = d.currency(v, r)
-			}
-		case "description":
-			f.Description = d.str(v, r)
-		case "hidden":
-			f.Hidden = d.boolean(v, r)
-		case "readonly":
-			f.Readonly = d.boolean(v, r)
-		case "searchable":
-			f.Searchable = d.boolean(v, r)
-		default:
-			if f.Extra == nil {
-				f.Extra = map[string]any{}
-			}
-			f.Extra[p.key] = v.plain()
-			if !contains(fieldUIKeys, p.key) {
-				d.unknown(rel, p.key, withUI(fieldKeys, fieldUIKeys), true)
-			}
-		}
-	}
-	return f
-}
-
-func (d *decoder) options(n *node, rel string) []Option {
+// fields decodes an object's fields mapping, keeping declaration order (it is the column order).
+func (d *decoder) fields(n *node, rel string) []Field {
 	if n.kind == kindScalar && n.value == nil {
 		return nil
 	}
-	if n.kind != kindSeq {
-		d.wrongType(rel, n, "a list of { label, value } options")
+	if !d.mapping(n, rel, "a mapping from field key to field definition") {
 		return nil
 	}
+	out := make([]Field, len(n.pairs))
+	for i, p := range n.pairs {
+		out[i].Key = p.key
+		d.field(&out[i], p.val, joinKey(rel, p.key))
+	}
+	return out
+}
+
+// field decodes into f, which lives in its slice already: the table's setters take it through a function value,
+// so a Field on the stack would escape to the heap once more per field.
+func (d *decoder) field(f *Field, n *node, rel string) {
+	if d.mapping(n, rel, "a mapping with at least a type (e.g. { type: text })") {
+		decodeKeys(d, n, rel, f, fieldTable, &f.Extra)
+	}
+}
+
+func (d *decoder) options(n *node, rel string) []Option {
+	items, _ := d.seq(n, rel, "a list of { label, value } options")
 	var out []Option
-	for i, it := range n.items {
+	for i, it := range items {
 		r := joinIndex(rel, i)
 		if it.kind != kindMap {
 			// §6.21: upstream examples use plain strings; the schema requires {label, value}.
 			d.wrongType(r, it, "a { label, value } mapping (plain strings are not valid options)")
 			continue
 		}
-		var o Option
-		for _, p := range it.pairs {
-			pr := joinKey(r, p.key)
-			switch p.key {
-			case "label":
-				o.Label = d.str(p.val, pr)
-			case "value":
-				o.Value = d.str(p.val, pr)
-			case "color":
-				o.Color = d.str(p.val, pr)
-			case "default":
-				o.Default = d.boolean(p.val, pr)
-			default:
-				d.unknown(r, p.key, optionKeys, false)
-			}
-		}
-		out = append(out, o)
+		out = append(out, Option{})
+		decodeKeys(d, it, r, &out[len(out)-1], optionTable, nil)
 	}
 	return out
 }
 
-func (d *decoder) index(n *node, rel string) Index {
-	var ix Index
-	if !d.mapping(n, rel, "a mapping with fields") {
-		return ix
+func (d *decoder) index(ix *Index, n *node, rel string) {
+	if d.mapping(n, rel, "a mapping with fields") {
+		decodeKeys(d, n, rel, ix, indexTable, nil)
 	}
-	for _, p := range n.pairs {
-		r := joinKey(rel, p.key)
-		switch p.key {
-		case "name":
-			ix.Name = d.str(p.val, r)
-		case "fields":
-			ix.Fields = d.strList(p.val, r)
-		case "type":
-			ix.Type = d.str(p.val, r)
-		case "unique":
-			ix.Unique = d.boolean(p.val, r)
-		case "partial":
-			ix.Partial = d.str(p.val, r)
-		default:
-			d.unknown(rel, p.key, indexKeys, false)
-		}
-	}
-	return ix
-}
-
-func (d *decoder) softDelete(n *node, rel string) *SoftDelete {
-	s := &SoftDelete{}
-	for _, p := range n.pairs {
-		r := joinKey(rel, p.key)
-		switch p.key {
-		case "enabled":
-			s.Enabled = d.boolean(p.val, r)
-		case "field":
-			s.Field = d.str(p.val, r)
-		case "cascadeDelete":
-			s.CascadeDelete = d.boolean(p.val, r)
-		default:
-			d.unknown(rel, p.key, softDeleteKeys, false)
-		}
-	}
-	return s
-}
-
-func (d *decoder) summary(n *node, rel string) *SummaryOperations {
-	s := &SummaryOperations{}
-	for _, p := range n.pairs {
-		r := joinKey(rel, p.key)
-		switch p.key {
-		case "object":
-			s.Object = d.str(p.val, r)
-		case "field":
-			s.Field = d.str(p.val, r)
-		case "function":
-			s.Function = d.str(p.val, r)
-		default:
-			d.unknown(rel, p.key, summaryKeys, false)
-		}
-	}
-	return s
-}
-
-func (d *decoder) vector(n *node, rel string) *VectorConfig {
-	v := &VectorConfig{}
-	for _, p := range n.pairs {
-		r := joinKey(rel, p.key)
-		switch p.key {
-		case "dimensions":
-			if i := d.integer(p.val, r); i != nil {
-				v.Dimensions = *i
-			}
-		case "distanceMetric":
-			v.DistanceMetric = d.str(p.val, r)
-		case "normalized":
-			v.Normalized = d.boolean(p.val, r)
-		case "indexed":
-			b := d.boolean(p.val, r)
-			v.Indexed = &b
-		case "indexType":
-			v.IndexType = d.str(p.val, r)
-		default:
-			d.unknown(rel, p.key, vectorKeys, false)
-		}
-	}
-	return v
-}
-
-func (d *decoder) currency(n *node, rel string) *CurrencyConfig {
-	c := &CurrencyConfig{}
-	for _, p := range n.pairs {
-		r := joinKey(rel, p.key)
-		switch p.key {
-		case "precision":
-			c.Precision = d.integer(p.val, r)
-		case "currencyMode":
-			c.CurrencyMode = d.str(p.val, r)
-		case "defaultCurrency":
-			c.DefaultCurrency = d.str(p.val, r)
-		default:
-			d.unknown(rel, p.key, currencyKeys, false)
-		}
-	}
-	return c
 }
 
 // Dataset defaults (protocol §6 item 18), filled in when the key is absent.
@@ -525,43 +436,35 @@ const (
 // DefaultSeedEnv is the env list a dataset gets when it names none.
 var DefaultSeedEnv = []string{"prod", "dev", "test"}
 
-func decodeDataset(n *node, file, prefix string, out *issues) (Dataset, bool) {
-	d := newDecoder(file, prefix, n, out)
-	ds := Dataset{Source: file, Lines: d.lines}
-	if !d.mapping(n, "", "a dataset mapping { object, records }") {
-		return ds, false
-	}
-	for _, p := range n.pairs {
-		r := joinKey("", p.key)
-		switch p.key {
-		case "object":
-			ds.Object = d.str(p.val, r)
-		case "externalId":
-			ds.ExternalID = d.str(p.val, r)
-		case "mode":
-			ds.Mode = d.str(p.val, r)
-		case "env":
-			ds.Env = d.strList(p.val, r)
-		case "records":
-			if p.val.kind == kindScalar && p.val.value == nil {
-				continue
-			}
-			if p.val.kind != kindSeq {
-				d.wrongType(r, p.val, "a list of records")
-				continue
-			}
-			ds.Records = make([]map[string]any, 0, len(p.val.items))
-			for i, it := range p.val.items {
-				if it.kind != kindMap {
-					d.wrongType(joinIndex(r, i), it, "a record mapping")
-					continue
-				}
-				ds.Records = append(ds.Records, it.plain().(map[string]any))
-			}
-		default:
-			d.unknown("", p.key, datasetKeys, false)
+var datasetTable = newKeyTable(nil, []keyDecoder[Dataset]{
+	{"object", func(d decoder, ds *Dataset, v *node, r string) { ds.Object = d.str(v, r) }},
+	{"externalId", func(d decoder, ds *Dataset, v *node, r string) { ds.ExternalID = d.str(v, r) }},
+	{"mode", func(d decoder, ds *Dataset, v *node, r string) { ds.Mode = d.str(v, r) }},
+	{"env", func(d decoder, ds *Dataset, v *node, r string) { ds.Env = d.strList(v, r) }},
+	{"records", func(d decoder, ds *Dataset, v *node, r string) {
+		items, ok := d.seq(v, r, "a list of records")
+		if !ok {
+			return
 		}
+		ds.Records = make([]map[string]any, 0, len(items))
+		for i, it := range items {
+			if it.kind != kindMap {
+				d.wrongType(joinIndex(r, i), it, "a record mapping")
+				continue
+			}
+			ds.Records = append(ds.Records, it.plain().(map[string]any))
+		}
+	}},
+})
+
+// decodeDataset decodes into ds in place, as decodeObject does, leaving it untouched when n is not a mapping.
+func decodeDataset(ds *Dataset, n *node, file, prefix string, out *issues) bool {
+	d := newDecoder(file, prefix, n, out)
+	if !d.mapping(n, "", "a dataset mapping { object, records }") {
+		return false
 	}
+	*ds = Dataset{Source: file, Lines: d.lines}
+	decodeKeys(d, n, "", ds, datasetTable, nil)
 	if ds.ExternalID == "" {
 		ds.ExternalID = DefaultExternalID
 	}
@@ -571,50 +474,34 @@ func decodeDataset(n *node, file, prefix string, out *issues) (Dataset, bool) {
 	if ds.Env == nil {
 		ds.Env = append([]string(nil), DefaultSeedEnv...)
 	}
-	return ds, true
+	return true
 }
+
+var manifestTable = newKeyTable([]string{"description", "label"}, []keyDecoder[Manifest]{
+	{"name", func(d decoder, m *Manifest, v *node, r string) { m.Name = d.str(v, r) }},
+	{"version", func(d decoder, m *Manifest, v *node, r string) {
+		if v.kind == kindScalar {
+			switch v.value.(type) {
+			case int64, float64:
+				d.errorf(CodeInvalidType, r, "version must be a string; quote it (version: \"1.0.0\")")
+				return
+			}
+		}
+		m.Version = d.str(v, r)
+	}},
+	{"checksum", func(d decoder, m *Manifest, v *node, r string) { m.Checksum = d.str(v, r) }},
+	{"objects", func(d decoder, m *Manifest, v *node, r string) { m.Objects = d.strList(v, r) }},
+	{"views", func(d decoder, m *Manifest, v *node, r string) { m.Views = d.strList(v, r) }},
+	{"flows", func(d decoder, m *Manifest, v *node, r string) { m.Flows = d.strList(v, r) }},
+	{"permissions", func(d decoder, m *Manifest, v *node, r string) { m.Permissions = d.strList(v, r) }},
+	{"createdAt", func(d decoder, m *Manifest, v *node, r string) { m.CreatedAt = d.str(v, r) }},
+})
 
 func decodeManifest(n *node, file string, out *issues) Manifest {
 	d := newDecoder(file, "manifest", n, out)
 	m := Manifest{Source: file, Lines: d.lines}
-	if !d.mapping(n, "", "a mapping { name, version, objects, ... }") {
-		return m
-	}
-	for _, p := range n.pairs {
-		r := joinKey("", p.key)
-		switch p.key {
-		case "name":
-			m.Name = d.str(p.val, r)
-		case "version":
-			if p.val.kind == kindScalar {
-				switch p.val.value.(type) {
-				case int64, float64:
-					d.errorf(CodeInvalidType, r, "version must be a string; quote it (version: \"1.0.0\")")
-					continue
-				}
-			}
-			m.Version = d.str(p.val, r)
-		case "checksum":
-			m.Checksum = d.str(p.val, r)
-		case "objects":
-			m.Objects = d.strList(p.val, r)
-		case "views":
-			m.Views = d.strList(p.val, r)
-		case "flows":
-			m.Flows = d.strList(p.val, r)
-		case "permissions":
-			m.Permissions = d.strList(p.val, r)
-		case "createdAt":
-			m.CreatedAt = d.str(p.val, r)
-		default:
-			if m.Extra == nil {
-				m.Extra = map[string]any{}
-			}
-			m.Extra[p.key] = p.val.plain()
-			if !contains(manifestUIKeys, p.key) {
-				d.unknown("", p.key, withUI(manifestKeys, manifestUIKeys), true)
-			}
-		}
+	if d.mapping(n, "", "a mapping { name, version, objects, ... }") {
+		decodeKeys(d, n, "", &m, manifestTable, &m.Extra)
 	}
 	return m
 }
@@ -629,9 +516,9 @@ func ParseObject(file string, data []byte) (*Object, []Issue) {
 		out.errorf(perr.code, "", file, perr.line, "%s", perr.msg)
 		return nil, out.all()
 	}
-	o, ok := decodeObject(root, file, 0, &out)
-	if !ok {
+	o := new(Object)
+	if !decodeObject(o, root, file, 0, &out) {
 		return nil, out.all()
 	}
-	return &o, out.all()
+	return o, out.all()
 }

@@ -25,7 +25,7 @@ func (f Field) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("field %s: %w", f.Key, err)
 	}
-	return appendExtra(base, f.Extra, fieldKeys)
+	return appendExtra(base, f.Extra, fieldTable.keys)
 }
 
 type objectAlias Object
@@ -53,7 +53,7 @@ func (o Object) MarshalJSON() ([]byte, error) {
 	}
 	fields.WriteByte('}')
 	base = insertKey(base, "fields", fields.Bytes())
-	return appendExtra(base, o.Extra, objectKeys)
+	return appendExtra(base, o.Extra, objectTable.keys)
 }
 
 // UnmarshalJSON reads an object written by MarshalJSON (or any object definition in JSON), keeping field order
@@ -64,7 +64,8 @@ func (o *Object) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("object definition: %s", perr.msg)
 	}
 	var out issues
-	obj, ok := decodeObject(root, "", 0, &out)
+	var obj Object
+	ok := decodeObject(&obj, root, "", 0, &out)
 	var errs []string
 	for _, is := range out.all() {
 		if is.Severity == SeverityError {
@@ -88,7 +89,7 @@ func (m Manifest) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return appendExtra(base, m.Extra, manifestKeys)
+	return appendExtra(base, m.Extra, manifestTable.keys)
 }
 
 // insertKey appends "key":raw to the JSON object obj, after the keys already there.

@@ -172,6 +172,36 @@ func (l *loader) listDir(dir string) ([]string, error) {
 	return out, nil
 }
 
+// eachDocument parses the documents of dir in name order and hands each one that parses to use. It returns how
+// many could not be parsed at all (the parse error is already an issue), so that the manifest check can tell an
+// unreadable file from a missing one.
+func (l *loader) eachDocument(dir string, use func(root *node, shown string)) (broken int, err error) {
+	files, err := l.listDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range files {
+		root, shown, err := l.parse(f)
+		if err != nil {
+			return broken, err
+		}
+		if root == nil {
+			broken++
+			continue
+		}
+		use(root, shown)
+	}
+	return broken, nil
+}
+
+// documentItems is what one record or seed file holds: a single mapping, or a list of them.
+func documentItems(root *node) []*node {
+	if root.kind == kindSeq {
+		return root.items
+	}
+	return []*node{root}
+}
+
 // LoadParts reads the content folders of dir (objects/, views/, flows/, permissions/, seed/) without requiring a
 // manifest. The result holds decode problems only (parse errors, wrong types, unknown keys, limits); run
 // ValidateParts for the rules. The error is for I/O failures only.
@@ -194,26 +224,18 @@ func (l *loader) loadParts(dir string) (*Parts, error) {
 	}
 	p := &Parts{Dir: dir, RecordFiles: map[string]string{}, brokenDirs: map[string]int{}}
 
-	files, err := l.listDir(filepath.Join(dir, dirObjects))
+	broken, err := l.eachDocument(filepath.Join(dir, dirObjects), func(root *node, shown string) {
+		i := len(p.Objects)
+		p.Objects = append(p.Objects, Object{})
+		if !decodeObject(&p.Objects[i], root, shown, i, &l.out) {
+			p.Objects = p.Objects[:i]
+			p.brokenDirs[dirObjects]++
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		root, shown, err := l.parse(f)
-		if err != nil {
-			return nil, err
-		}
-		if root == nil {
-			p.brokenDirs[dirObjects]++
-			continue
-		}
-		o, ok := decodeObject(root, shown, len(p.Objects), &l.out)
-		if !ok {
-			p.brokenDirs[dirObjects]++
-			continue
-		}
-		p.Objects = append(p.Objects, o)
-	}
+	p.brokenDirs[dirObjects] += broken
 
 	for _, rd := range []struct {
 		dir  string
@@ -224,25 +246,8 @@ func (l *loader) loadParts(dir string) (*Parts, error) {
 		{dirFlows, "flows", &p.Flows},
 		{dirPermissions, "permissions", &p.Permissions},
 	} {
-		files, err := l.listDir(filepath.Join(dir, rd.dir))
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			root, shown, err := l.parse(f)
-			if err != nil {
-				return nil, err
-			}
-			if root == nil {
-				p.brokenDirs[rd.dir]++
-				continue
-			}
-			// A file holds one record or a list of records.
-			items := []*node{root}
-			if root.kind == kindSeq {
-				items = root.items
-			}
-			for _, it := range items {
+		broken, err := l.eachDocument(filepath.Join(dir, rd.dir), func(root *node, shown string) {
+			for _, it := range documentItems(root) {
 				key := joinIndex(rd.path, len(*rd.dst))
 				if it.kind != kindMap {
 					l.out.errorf(CodeInvalidType, key, shown, it.line, "must be a mapping (one %s record), got %s", strings.TrimSuffix(rd.path, "s"), it.kind)
@@ -252,35 +257,28 @@ func (l *loader) loadParts(dir string) (*Parts, error) {
 				p.RecordFiles[key] = shown
 				*rd.dst = append(*rd.dst, it.plain().(map[string]any))
 			}
-		}
-	}
-
-	files, err = l.listDir(filepath.Join(dir, dirSeed))
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range files {
-		root, shown, err := l.parse(f)
+		})
 		if err != nil {
 			return nil, err
 		}
-		if root == nil {
-			continue
-		}
-		// A seed file holds one dataset or a list of datasets.
-		items := []*node{root}
-		if root.kind == kindSeq {
-			items = root.items
-		}
-		for _, it := range items {
-			key := joinIndex("seedData", len(p.SeedData))
-			ds, ok := decodeDataset(it, shown, key, &l.out)
-			if !ok {
+		p.brokenDirs[rd.dir] += broken
+	}
+
+	// A seed file that does not parse is not counted as broken: the manifest lists no datasets to excuse.
+	_, err = l.eachDocument(filepath.Join(dir, dirSeed), func(root *node, shown string) {
+		for _, it := range documentItems(root) {
+			i := len(p.SeedData)
+			key := joinIndex("seedData", i)
+			p.SeedData = append(p.SeedData, Dataset{})
+			if !decodeDataset(&p.SeedData[i], it, shown, key, &l.out) {
+				p.SeedData = p.SeedData[:i]
 				continue
 			}
 			p.RecordFiles[key] = shown
-			p.SeedData = append(p.SeedData, ds)
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -573,60 +573,53 @@ func valueProblem(f *Field, v any, what string) string {
 	}
 	switch f.Type {
 	case TypeMultiselect, TypeCheckboxes:
-		items, ok := asList(v)
-		if !ok {
-			return fmt.Sprintf("%s of a %s field must be a list of option values, got %s", what, f.Type, describeValue(v))
-		}
-		for i, it := range items {
-			if msg := optionProblem(f, it); msg != "" {
-				return fmt.Sprintf("%s[%d] %s", what, i, msg)
-			}
-		}
-		return ""
+		_, msg := listProblem(v, what, string(f.Type), "a list of option values", func(it any) string { return optionProblem(f, it) })
+		return msg
 	case TypeTags:
-		items, ok := asList(v)
-		if !ok {
-			return fmt.Sprintf("%s of a tags field must be a list of strings, got %s", what, describeValue(v))
-		}
-		for i, it := range items {
+		_, msg := listProblem(v, what, "tags", "a list of strings", func(it any) string {
 			if _, ok := it.(string); !ok {
-				return fmt.Sprintf("%s[%d] must be a string, got %s", what, i, describeValue(it))
+				return "must be a string, got " + describeValue(it)
 			}
-		}
-		return ""
+			return ""
+		})
+		return msg
 	case TypeVector:
-		items, ok := asList(v)
-		if !ok {
-			return fmt.Sprintf("%s of a vector field must be a list of numbers, got %s", what, describeValue(v))
-		}
-		for i, it := range items {
+		items, msg := listProblem(v, what, "vector", "a list of numbers", func(it any) string {
 			if _, ok := asFloat(it); !ok {
-				return fmt.Sprintf("%s[%d] must be a number, got %s", what, i, describeValue(it))
+				return "must be a number, got " + describeValue(it)
 			}
-		}
-		if f.VectorConfig != nil && f.VectorConfig.Dimensions > 0 && len(items) != f.VectorConfig.Dimensions {
+			return ""
+		})
+		if msg == "" && f.VectorConfig != nil && f.VectorConfig.Dimensions > 0 && len(items) != f.VectorConfig.Dimensions {
 			return fmt.Sprintf("%s has %d numbers; the vector has %d dimensions", what, len(items), f.VectorConfig.Dimensions)
 		}
-		return ""
+		return msg
 	case TypeJSON, TypeImage, TypeFile, TypeAvatar, TypeVideo, TypeAudio, TypeLocation, TypeAddress:
 		return ""
 	}
 	if f.Multiple {
-		items, ok := asList(v)
-		if !ok {
-			return fmt.Sprintf("%s of a multiple %s field must be a list, got %s", what, f.Type, describeValue(v))
-		}
-		for i, it := range items {
-			if msg := scalarProblem(f, it); msg != "" {
-				return fmt.Sprintf("%s[%d] %s", what, i, msg)
-			}
-		}
-		return ""
+		_, msg := listProblem(v, what, "multiple "+string(f.Type), "a list", func(it any) string { return scalarProblem(f, it) })
+		return msg
 	}
 	if msg := scalarProblem(f, v); msg != "" {
 		return what + " " + msg
 	}
 	return ""
+}
+
+// listProblem explains why v is not a list (of a kind field) of items that item accepts, or returns "" and the
+// items. Each problem names the item's index, so a seed author can find the bad element in a long list.
+func listProblem(v any, what, kind, want string, item func(it any) string) ([]any, string) {
+	items, ok := asList(v)
+	if !ok {
+		return nil, fmt.Sprintf("%s of a %s field must be %s, got %s", what, kind, want, describeValue(v))
+	}
+	for i, it := range items {
+		if msg := item(it); msg != "" {
+			return items, fmt.Sprintf("%s[%d] %s", what, i, msg)
+		}
+	}
+	return items, ""
 }
 
 func scalarProblem(f *Field, v any) string {

@@ -463,6 +463,20 @@ func (s *Server) resolveSQL(st *stream, sql *string, id *int32) (string, error) 
 	}
 }
 
+// sqlConn resolves a request's SQL text (inline or stored) before opening the stream's connection, so a bad
+// request is refused without taking a connection.
+func (s *Server) sqlConn(ctx context.Context, st *stream, sql *string, id *int32, cfg dbConfig) (string, *sqliteConn, error) {
+	q, err := s.resolveSQL(st, sql, id)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := s.conn(ctx, st, cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	return q, c, nil
+}
+
 func (s *Server) runRequest(ctx context.Context, st *stream, rq *streamRequest, acc access, cfg dbConfig) ([]byte, error) {
 	switch rq.Type {
 	case "close":
@@ -472,11 +486,7 @@ func (s *Server) runRequest(ctx context.Context, st *stream, rq *streamRequest, 
 		if rq.Stmt == nil {
 			return nil, protoErr("PROTOCOL_ERROR", `execute request needs "stmt"`)
 		}
-		q, err := s.resolveSQL(st, rq.Stmt.SQL, rq.Stmt.SQLID)
-		if err != nil {
-			return nil, err
-		}
-		c, err := s.conn(ctx, st, cfg)
+		q, c, err := s.sqlConn(ctx, st, rq.Stmt.SQL, rq.Stmt.SQLID, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -495,11 +505,7 @@ func (s *Server) runRequest(ctx context.Context, st *stream, rq *streamRequest, 
 		}
 		return s.runBatch(ctx, st, rq.Batch, acc, cfg)
 	case "sequence":
-		q, err := s.resolveSQL(st, rq.SQL, rq.SQLID)
-		if err != nil {
-			return nil, err
-		}
-		c, err := s.conn(ctx, st, cfg)
+		q, c, err := s.sqlConn(ctx, st, rq.SQL, rq.SQLID, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -508,11 +514,7 @@ func (s *Server) runRequest(ctx context.Context, st *stream, rq *streamRequest, 
 		}
 		return []byte(`{"type":"sequence"}`), nil
 	case "describe":
-		q, err := s.resolveSQL(st, rq.SQL, rq.SQLID)
-		if err != nil {
-			return nil, err
-		}
-		c, err := s.conn(ctx, st, cfg)
+		q, c, err := s.sqlConn(ctx, st, rq.SQL, rq.SQLID, cfg)
 		if err != nil {
 			return nil, err
 		}

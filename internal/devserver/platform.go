@@ -149,18 +149,44 @@ func (s *Server) apiAuth(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func notFoundDB(w http.ResponseWriter, name string) {
-	writeError(w, http.StatusNotFound, fmt.Sprintf("could not find database with name %s: record not found", name))
+// decodeBody decodes the JSON request body (at most 1 MiB) into v, answering 400 when it cannot.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
+		return false
+	}
+	return true
 }
 
-// lookup returns the database named in the path if it belongs to the path's organization.
-// The caller holds s.mu.
-func (s *Server) lookupLocked(r *http.Request) *dbEntry {
+// validName answers 400 unless name is a valid database or group name; what says which, as Turso's message does.
+func validName(w http.ResponseWriter, what, name string) bool {
+	if nameRe.MatchString(name) {
+		return true
+	}
+	writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid %s name %q: a name may contain only lowercase letters, numbers and dashes, and be at most 64 characters long", what, name))
+	return false
+}
+
+// lookupLocked returns the database named in the path if it belongs to the path's organization, and answers 404
+// otherwise, so that another organization's database is indistinguishable from a missing one. The caller holds s.mu.
+func (s *Server) lookupLocked(w http.ResponseWriter, r *http.Request) *dbEntry {
 	e := s.dbs[r.PathValue("db")]
 	if e == nil || e.org != r.PathValue("org") {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("could not find database with name %s: record not found", r.PathValue("db")))
 		return nil
 	}
 	return e
+}
+
+// lookup is lookupLocked for handlers that do their work without holding s.mu. gen is the database's token
+// generation, which only s.mu guards.
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request) (e *dbEntry, gen int64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if e = s.lookupLocked(w, r); e == nil {
+		return nil, 0
+	}
+	return e, e.gen
 }
 
 func hostname(e *dbEntry) string { return e.name + "-" + e.org + ".local" }
@@ -212,12 +238,7 @@ func (s *Server) createDatabase(w http.ResponseWriter, r *http.Request) {
 			Timestamp string `json:"timestamp"`
 		} `json:"seed"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
-		return
-	}
-	if !nameRe.MatchString(body.Name) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid database name %q: a name may contain only lowercase letters, numbers and dashes, and be at most 64 characters long", body.Name))
+	if !decodeBody(w, r, &body) || !validName(w, "database", body.Name) {
 		return
 	}
 	if body.Group == "" {
@@ -345,9 +366,8 @@ func (s *Server) listDatabases(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getDatabase(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e := s.lookupLocked(r)
+	e := s.lookupLocked(w, r)
 	if e == nil {
-		notFoundDB(w, r.PathValue("db"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"database": s.databaseJSON(r, e)})
@@ -356,9 +376,8 @@ func (s *Server) getDatabase(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deleteDatabase(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.lookupLocked(r)
+	e := s.lookupLocked(w, r)
 	if e == nil {
-		notFoundDB(w, r.PathValue("db"))
 		return
 	}
 	if e.cfg.DeleteProtection {
@@ -415,15 +434,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid authorization %q: must be full-access or read-only", a))
 		return
 	}
-	s.mu.RLock()
-	e := s.lookupLocked(r)
-	var gen int64
-	if e != nil {
-		gen = e.gen
-	}
-	s.mu.RUnlock()
+	e, gen := s.lookup(w, r)
 	if e == nil {
-		notFoundDB(w, r.PathValue("db"))
 		return
 	}
 	jwtStr, err := s.tokens.mint(e, gen, readOnly, exp)
@@ -437,9 +449,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 func (s *Server) rotateTokens(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.lookupLocked(r)
+	e := s.lookupLocked(w, r)
 	if e == nil {
-		notFoundDB(w, r.PathValue("db"))
 		return
 	}
 	if err := s.reg.updateDatabase(r.Context(), e.name, e.cfg, e.gen+1); err != nil {
@@ -468,9 +479,8 @@ func configJSON(c dbConfig) map[string]any {
 func (s *Server) getConfiguration(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e := s.lookupLocked(r)
+	e := s.lookupLocked(w, r)
 	if e == nil {
-		notFoundDB(w, r.PathValue("db"))
 		return
 	}
 	writeJSON(w, http.StatusOK, configJSON(e.cfg))
@@ -484,8 +494,7 @@ func (s *Server) patchConfiguration(w http.ResponseWriter, r *http.Request) {
 		BlockWrites      *bool           `json:"block_writes"`
 		DeleteProtection *bool           `json:"delete_protection"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
+	if !decodeBody(w, r, &body) {
 		return
 	}
 	if body.AllowAttach != nil && *body.AllowAttach {
@@ -494,9 +503,8 @@ func (s *Server) patchConfiguration(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.lookupLocked(r)
+	e := s.lookupLocked(w, r)
 	if e == nil {
-		notFoundDB(w, r.PathValue("db"))
 		return
 	}
 	cfg := e.cfg
@@ -535,11 +543,8 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.mu.RLock()
-	e := s.lookupLocked(r)
-	s.mu.RUnlock()
+	e, _ := s.lookup(w, r)
 	if e == nil {
-		notFoundDB(w, r.PathValue("db"))
 		return
 	}
 	u := map[string]int64{
@@ -552,11 +557,8 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	e := s.lookupLocked(r)
-	s.mu.RUnlock()
+	e, _ := s.lookup(w, r)
 	if e == nil {
-		notFoundDB(w, r.PathValue("db"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"top_queries": nil})
@@ -605,12 +607,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 		Name     string `json:"name"`
 		Location string `json:"location"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
-		return
-	}
-	if !nameRe.MatchString(body.Name) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid group name %q: a name may contain only lowercase letters, numbers and dashes, and be at most 64 characters long", body.Name))
+	if !decodeBody(w, r, &body) || !validName(w, "group", body.Name) {
 		return
 	}
 	if body.Location == "" {
