@@ -218,7 +218,7 @@ func projectedRows(ctx context.Context, db *sql.DB, app *App, env string) ([]pro
 			}
 			keys := map[string]bool{}
 			if exists {
-				if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+quoteIdent(t.obj.Table())).Scan(&p.existing); err != nil {
+				if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+schema.QuoteIdent(t.obj.Table())).Scan(&p.existing); err != nil {
 					return nil, fmt.Errorf("count rows of %s: %w", t.obj.Table(), err)
 				}
 				if t.extCol != "" {
@@ -259,7 +259,7 @@ func projectedRows(ctx context.Context, db *sql.DB, app *App, env string) ([]pro
 }
 
 func readKeys(ctx context.Context, db *sql.DB, table, col string, keys map[string]bool) error {
-	rows, err := db.QueryContext(ctx, "SELECT "+quoteIdent(col)+" FROM "+quoteIdent(table))
+	rows, err := db.QueryContext(ctx, "SELECT "+schema.QuoteIdent(col)+" FROM "+schema.QuoteIdent(table))
 	if err != nil {
 		// The column may not exist yet (an upgrade adds it): then no existing row matches.
 		return nil

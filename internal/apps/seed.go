@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 )
 
 // Dataset modes (the spec's Dataset shape, protocol §6 item 18).
@@ -367,7 +368,7 @@ func writeSeeds(ctx context.Context, tx *sql.Tx, targets []seedTarget) (int, err
 }
 
 func writeDataset(ctx context.Context, tx *sql.Tx, t seedTarget, progress func(int)) error {
-	table := quoteIdent(t.obj.Table())
+	table := schema.QuoteIdent(t.obj.Table())
 	existingByExt := map[string]string{}
 	existingIDs := map[string]bool{}
 	if t.mode == ModeReplace {
@@ -418,7 +419,7 @@ func writeDataset(ctx context.Context, tx *sql.Tx, t seedTarget, progress func(i
 func loadExisting(ctx context.Context, tx *sql.Tx, table, extCol string, byExt map[string]string, ids map[string]bool) error {
 	q := `SELECT "id" FROM ` + table
 	if extCol != "" && extCol != "id" {
-		q = `SELECT "id", ` + quoteIdent(extCol) + ` FROM ` + table
+		q = `SELECT "id", ` + schema.QuoteIdent(extCol) + ` FROM ` + table
 	}
 	rows, err := tx.QueryContext(ctx, q)
 	if err != nil {
@@ -452,7 +453,7 @@ func updateRow(ctx context.Context, tx *sql.Tx, table, id string, r seedRow) err
 	b.WriteString(` SET "updated_at" = strftime('%Y-%m-%dT%H:%M:%fZ','now')`)
 	for _, c := range r.cols {
 		b.WriteString(", ")
-		b.WriteString(quoteIdent(c))
+		b.WriteString(schema.QuoteIdent(c))
 		b.WriteString(" = ?")
 	}
 	b.WriteString(` WHERE "id" = ?`)
@@ -523,7 +524,7 @@ func insertSQL(table string, cols []string, n int) string {
 	b.WriteString(` ("id"`)
 	for _, c := range cols {
 		b.WriteString(", ")
-		b.WriteString(quoteIdent(c))
+		b.WriteString(schema.QuoteIdent(c))
 	}
 	b.WriteString(") VALUES ")
 	tuple := "(?" + strings.Repeat(", ?", len(cols)) + ")"
@@ -535,8 +536,6 @@ func insertSQL(table string, cols []string, n int) string {
 	}
 	return b.String()
 }
-
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 

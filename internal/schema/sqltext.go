@@ -19,11 +19,16 @@ func checkIdent(what, s string) error {
 	return nil
 }
 
-// qi double-quotes an identifier; embedded quotes are doubled although checkIdent never lets one through.
-func qi(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+// QuoteIdent double-quotes an SQLite identifier, doubling embedded quotes. Every package that builds SQL
+// text around a name (the stores, the seeders) quotes through this one function.
+func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// qs renders s as a SQL string literal.
-func qs(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+// QuoteLiteral renders s as an SQLite string literal, doubling embedded single quotes.
+func QuoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// qi and qs are the engine's short names for QuoteIdent and QuoteLiteral; DDL text reads better with them.
+func qi(s string) string { return QuoteIdent(s) }
+func qs(s string) string { return QuoteLiteral(s) }
 
 // formatNumber renders a float as the shortest SQLite numeric literal that reads back as the same value.
 func formatNumber(f float64) (string, error) {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 )
 
 // This file owns the SQL the tenant package runs inside tenant databases: the ownership marker
@@ -69,7 +71,7 @@ func writeMarker(ctx context.Context, db *sql.DB, id string) error {
 		tenant_id TEXT NOT NULL,
 		claimed_at TEXT NOT NULL
 	);
-	INSERT OR IGNORE INTO ` + markerTable + ` (id, tenant_id, claimed_at) VALUES (1, ` + quoteLiteral(id) + `, ` + quoteLiteral(formatTime(time.Now())) + `)`
+	INSERT OR IGNORE INTO ` + markerTable + ` (id, tenant_id, claimed_at) VALUES (1, ` + schema.QuoteLiteral(id) + `, ` + schema.QuoteLiteral(formatTime(time.Now())) + `)`
 	if _, err := db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("write ownership marker: %w", err)
 	}
@@ -110,15 +112,11 @@ func storageBytes(ctx context.Context, db *sql.DB) (int64, error) {
 // countRows counts the rows of table (an object's table, named by the engine's registry).
 func countRows(ctx context.Context, db *sql.DB, table string) (int64, error) {
 	var n int64
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+quoteIdent(table)).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+schema.QuoteIdent(table)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count rows of %s: %w", table, err)
 	}
 	return n, nil
 }
-
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
 
 // vacuumInto writes a consistent copy of db to path (a local SQLite file).
 func vacuumInto(ctx context.Context, db *sql.DB, path string) error {
@@ -194,7 +192,7 @@ func dumpSQL(ctx context.Context, db *sql.DB, path string) (err error) {
 }
 
 func dumpTable(ctx context.Context, conn *sql.Conn, w *bufio.Writer, table string) error {
-	rows, err := conn.QueryContext(ctx, `SELECT * FROM `+quoteIdent(table))
+	rows, err := conn.QueryContext(ctx, `SELECT * FROM `+schema.QuoteIdent(table))
 	if err != nil {
 		return fmt.Errorf("backup: read %s: %w", table, err)
 	}
@@ -212,7 +210,7 @@ func dumpTable(ctx context.Context, conn *sql.Conn, w *bufio.Writer, table strin
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("backup: read %s: %w", table, err)
 		}
-		w.WriteString("INSERT INTO " + quoteIdent(table) + " VALUES(")
+		w.WriteString("INSERT INTO " + schema.QuoteIdent(table) + " VALUES(")
 		for i, v := range vals {
 			if i > 0 {
 				w.WriteByte(',')
@@ -252,9 +250,9 @@ func sqlLiteral(v any) string {
 	case []byte:
 		return "X'" + hex.EncodeToString(x) + "'"
 	case string:
-		return quoteLiteral(x)
+		return schema.QuoteLiteral(x)
 	case time.Time:
-		return quoteLiteral(x.UTC().Format(time.RFC3339Nano))
+		return schema.QuoteLiteral(x.UTC().Format(time.RFC3339Nano))
 	}
-	return quoteLiteral(fmt.Sprint(v))
+	return schema.QuoteLiteral(fmt.Sprint(v))
 }
