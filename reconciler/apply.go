@@ -79,8 +79,15 @@ func (ex *execution) applyTenant(ctx context.Context, tp *tenantPlan, wave strin
 			r.m.Applies.WithLabelValues("app").Inc()
 		}
 	}
+	// Prune only once every unit is in: a revision that moves objects from a removed bundle into a kept one
+	// has adopted them by now, so dropping the removed bundle's tables cannot take them along.
+	done, err := ex.prune(ctx, db, tp)
+	res.Pruned, res.Orphaned, res.LeftAlone = pruneSummary(done)
+	if err != nil {
+		return fail(OutcomeFailed, err.Error())
+	}
 	res.Outcome = OutcomeApplied
-	if len(res.DeploymentIDs) == 0 && res.Statements == 0 {
+	if len(res.DeploymentIDs) == 0 && res.Statements == 0 && len(res.Pruned) == 0 {
 		res.Outcome = OutcomeUpToDate
 	}
 	res.DurationMs = time.Since(start).Milliseconds()
@@ -101,19 +108,23 @@ func (ex *execution) recordResult(ctx context.Context, d *Desired, res TenantRes
 	case OutcomeApplied, OutcomeUpToDate:
 		st.LastAppliedRevision = ex.rev.String()
 		st.Checksum = d.Checksum
-		st.Owners = d.Owners()
+		st.Owners = recordedOwners(ex.statuses[d.Tenant.ID].Owners, d, res)
 		st.Condition, st.Reason, st.Error, st.Drifted = status.Ready, status.ReasonApplied, "", false
 		st.Message = fmt.Sprintf("applied %s: %d statement(s)", ex.rev, res.Statements)
 		if res.Outcome == OutcomeUpToDate {
 			st.Reason = status.ReasonUpToDate
 			st.Message = fmt.Sprintf("already at %s", ex.rev)
 		}
+		st.Message += pruneMessage(res)
 		h.Result, h.Reason = "applied", st.Reason
 		task = status.TaskApplied
 		r.log.Info("tenant reconciled", "tenant", d.Tenant.ID, "wave", res.Wave, "revision", ex.rev.String(), "statements", res.Statements, "durationMs", res.DurationMs)
 	case OutcomeRefused:
 		st.Condition, st.Reason, st.Error = status.Stalled, status.ReasonDestructiveRefused, res.Error
 		st.Message = fmt.Sprintf("refused %s: destructive changes need allowDestructive in objectstack.yaml: %s", ex.rev, strings.Join(res.Refused, "; "))
+		if strings.HasPrefix(res.Error, "prune ") {
+			st.Message = fmt.Sprintf("refused %s: %s", ex.rev, strings.Join(res.Refused, "; "))
+		}
 		h.Result, h.Reason = "refused", st.Reason
 		r.m.Failures.WithLabelValues(st.Reason).Inc()
 		r.log.Warn("tenant refused", "tenant", d.Tenant.ID, "revision", ex.rev.String(), "destructive", res.Refused)
@@ -149,4 +160,30 @@ func (ex *execution) recordHalted(ctx context.Context, d *Desired, wave string) 
 	if err := ex.rec.add(ctx, status.Update{Status: st, RolloutID: ex.rollout.ID, TaskState: status.TaskSkipped, ReleaseHolder: ex.r.opts.Holder}); err != nil {
 		ex.r.log.Error("record status", "tenant", d.Tenant.ID, "error", err)
 	}
+}
+
+// pruneMessage is the prune part of a status message (and so of the history entry).
+func pruneMessage(res TenantResult) string {
+	var b strings.Builder
+	if len(res.Pruned) > 0 {
+		fmt.Fprintf(&b, "; pruned %s", strings.Join(res.Pruned, ", "))
+	}
+	if len(res.Orphaned) > 0 {
+		fmt.Fprintf(&b, "; orphaned (prune disabled): %s", strings.Join(res.Orphaned, ", "))
+	}
+	if len(res.LeftAlone) > 0 {
+		fmt.Fprintf(&b, "; no longer targeted but not deployed by the reconciler, left alone: %s", strings.Join(res.LeftAlone, ", "))
+	}
+	return b.String()
+}
+
+// recordedOwners is what the status store records as applied by the reconciler after res: d's units plus
+// the orphans kept because prune is off, so turning prune on later still finds them. Pruned owners and
+// those another tool deployed last are forgotten.
+func recordedOwners(prev map[string]string, d *Desired, res TenantResult) map[string]string {
+	owners := d.Owners()
+	for _, o := range res.Orphaned {
+		owners[o] = prev[o]
+	}
+	return owners
 }

@@ -33,6 +33,28 @@ type Desired struct {
 	Units    []Unit
 	Checksum string
 	Wave     int // index into the resolved waves
+	// Allow is what the tenant's targets (and the top level) allow; pruning an owner that left the
+	// repository uses it, since that owner has no target of its own any more. Set only for tenants with
+	// orphans, to keep the no-change path lean.
+	Allow []schema.DestructiveKind
+	// Untargeted: no target selects the tenant any more; it is resolved only because the reconciler
+	// applied owners to it before, which are now orphans.
+	Untargeted bool
+	// Orphans are owners the status store records as applied by the reconciler that this revision no
+	// longer wants in the tenant, in name order (set by withOrphans).
+	Orphans []schema.Owner
+	prune   bool // objectstack.yaml's prune: remove the orphans instead of reporting them
+}
+
+// wants reports whether owner is one of d's units (a linear scan: a tenant has a handful of units, and
+// the no-change fast path calls this for every tenant without allocating).
+func (d *Desired) wants(owner string) bool {
+	for i := range d.Units {
+		if string(d.Units[i].Owner) == owner {
+			return true
+		}
+	}
+	return false
 }
 
 // Owners maps owner → unit checksum, as recorded in status.
@@ -89,6 +111,12 @@ func targetMatches(t config.Target, tn *tenant.Tenant) bool {
 // name order, then apps with their in-repository dependencies first) and assigns each to a rollout wave.
 // The repository must be valid.
 func (r *Repository) Resolve(tenants []tenant.Tenant) ([]Wave, []*Desired) {
+	return r.resolve(tenants, nil)
+}
+
+// resolve is Resolve that also keeps active tenants no target selects when recorded(id) says the
+// reconciler applied owners to them: they get a Desired without units, so their orphans are seen.
+func (r *Repository) resolve(tenants []tenant.Tenant, recorded func(id string) bool) ([]Wave, []*Desired) {
 	cfg := r.Config
 	var catalog *apps.Catalog
 	if len(r.Apps) > 0 {
@@ -141,10 +169,10 @@ func (r *Repository) Resolve(tenants []tenant.Tenant) ([]Wave, []*Desired) {
 				}
 			}
 		}
-		if !matched {
+		if !matched && (recorded == nil || !recorded(tn.ID)) {
 			continue
 		}
-		d := &Desired{Tenant: tn}
+		d := &Desired{Tenant: tn, Untargeted: !matched}
 		names := make([]string, 0, len(bundles))
 		for n := range bundles {
 			names = append(names, n)
@@ -186,6 +214,17 @@ func (r *Repository) Resolve(tenants []tenant.Tenant) ([]Wave, []*Desired) {
 	}
 	sort.Slice(desired, func(i, j int) bool { return desired[i].Tenant.ID < desired[j].Tenant.ID })
 	return r.assignWaves(desired), desired
+}
+
+// tenantAllow is the union of the top-level allowances and those of every target selecting tn.
+func (r *Repository) tenantAllow(tn *tenant.Tenant) []schema.DestructiveKind {
+	lists := [][]string{r.Config.AllowDestructive}
+	for _, t := range r.Config.Targets {
+		if targetMatches(t, tn) {
+			lists = append(lists, t.AllowDestructive)
+		}
+	}
+	return allowKinds(lists...)
 }
 
 // assignWaves puts each tenant in the first wave that selects it; a wave with neither tenants nor selector

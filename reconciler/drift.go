@@ -47,14 +47,14 @@ func (r *Reconciler) CheckDrift(ctx context.Context) (*DriftReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("drift: list tenants: %w", err)
 	}
-	_, desired := repo.Resolve(tenants)
 	statuses, err := r.opts.Store.All(ctx)
 	if err != nil {
 		return nil, err
 	}
+	_, desired := repo.resolveRun(tenants, statuses)
 	var check []*Desired
 	for _, d := range desired {
-		if st, ok := statuses[d.Tenant.ID]; ok && st.Checksum == d.Checksum {
+		if st, ok := statuses[d.Tenant.ID]; !d.Untargeted && upToDate(st, ok, d, repo.Config.Prune) {
 			check = append(check, d)
 		}
 	}
@@ -139,7 +139,8 @@ func (r *Reconciler) driftTenant(ctx context.Context, ex *execution, d *Desired,
 		st.DriftCheckedAt = &now
 		if out.Outcome == OutcomeApplied || out.Outcome == OutcomeUpToDate {
 			res.Healed = true
-			st.LastAppliedRevision, st.LastAttemptedRevision, st.Checksum, st.Owners = ex.rev.String(), ex.rev.String(), d.Checksum, d.Owners()
+			st.LastAppliedRevision, st.LastAttemptedRevision, st.Checksum = ex.rev.String(), ex.rev.String(), d.Checksum
+			st.Owners = recordedOwners(st.Owners, d, out)
 			st.Condition, st.Reason, st.Error, st.Drifted = status.Ready, status.ReasonHealed, "", false
 			st.Message = fmt.Sprintf("drift healed: re-applied %s (%d statement(s))", ex.rev, out.Statements)
 			hist = &status.HistoryEntry{Revision: ex.rev.String(), Checksum: d.Checksum, Result: "healed", Reason: status.ReasonHealed,

@@ -41,6 +41,7 @@ type tenantPlan struct {
 	outcome string // "" when the plan is good, else OutcomeFailed / OutcomeRefused
 	err     string
 	refused []string
+	prune   []pruneStep // one per orphan, after the units
 }
 
 func installOptions(u Unit, tn tenant.Tenant, allow []schema.DestructiveKind, src string) apps.InstallOptions {
@@ -108,6 +109,20 @@ func (r *Reconciler) planTenant(ctx context.Context, d *Desired) *tenantPlan {
 			earlier[u.Name] = true
 		}
 		tp.units = append(tp.units, up)
+	}
+	if len(d.Orphans) > 0 {
+		steps, refused, err := planPrune(ctx, db, d)
+		if err != nil {
+			tp.outcome, tp.err = OutcomeFailed, fmt.Sprintf("plan prune: %v", err)
+			return tp
+		}
+		tp.prune = steps
+		if len(refused) > 0 {
+			tp.outcome, tp.refused = OutcomeRefused, append(tp.refused, refused...)
+			if tp.err == "" {
+				tp.err = strings.Join(refused, "; ")
+			}
+		}
 	}
 	return tp
 }

@@ -24,6 +24,12 @@ type ReviewTenant struct {
 	Error    string   `json:"error,omitempty"`
 	Refused  []string `json:"refused,omitempty"`
 	Skipped  bool     `json:"skipped,omitempty"` // at the revision's checksum per status: not opened
+	// Prune lists owners the repository no longer targets here that would be removed ("bundle:x (detach)").
+	Prune []string `json:"prune,omitempty"`
+	// Orphaned lists owners no longer targeted here that stay because prune is off.
+	Orphaned []string `json:"orphaned,omitempty"`
+	// LeftAlone lists owners no longer targeted here that Terraform or the CLI deployed last.
+	LeftAlone []string `json:"leftAlone,omitempty"`
 }
 
 // Review is what a revision would do, tenant by tenant, without applying anything.
@@ -56,18 +62,22 @@ func (r *Reconciler) Review(ctx context.Context, rev source.Revision) (*Review, 
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
-	waves, _ := repo.Resolve(tenants)
 	statuses, err := r.opts.Store.All(ctx)
 	if err != nil {
 		return nil, err
 	}
+	waves, _ := repo.resolveRun(tenants, statuses)
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Concurrency)
 	for _, w := range waves {
 		for _, d := range w.Members {
-			if st, ok := statuses[d.Tenant.ID]; ok && st.Checksum == d.Checksum {
-				rv.Tenants = append(rv.Tenants, ReviewTenant{TenantID: d.Tenant.ID, Wave: w.Name, Outcome: ReviewUpToDate, Skipped: true})
+			if st, ok := statuses[d.Tenant.ID]; upToDate(st, ok, d, repo.Config.Prune) {
+				rt := ReviewTenant{TenantID: d.Tenant.ID, Wave: w.Name, Outcome: ReviewUpToDate, Skipped: true}
+				for _, o := range d.Orphans {
+					rt.Orphaned = append(rt.Orphaned, string(o)) // prune is off, or this would not be skipped
+				}
+				rv.Tenants = append(rv.Tenants, rt)
 				continue
 			}
 			g.Go(func() error {
@@ -91,10 +101,11 @@ func (r *Reconciler) Review(ctx context.Context, rev source.Revision) (*Review, 
 					}
 				}
 				rt.SQL = strings.Join(sqlText, "\n\n")
+				rt.Prune, rt.Orphaned, rt.LeftAlone = pruneSummary(tp.prune)
 				switch {
 				case tp.outcome != "":
 					rt.Outcome, rt.Error, rt.Refused = tp.outcome, tp.err, tp.refused
-				case rt.SQL == "":
+				case rt.SQL == "" && len(rt.Prune) == 0:
 					rt.Outcome = ReviewUpToDate
 				default:
 					rt.Outcome = ReviewChange
@@ -149,8 +160,18 @@ func (rv *Review) Markdown() string {
 		return b.String()
 	}
 	counts := map[string]int{}
+	var prune, orphaned, leftAlone []string
 	for _, t := range rv.Tenants {
 		counts[t.Outcome]++
+		if len(t.Prune) > 0 {
+			prune = append(prune, fmt.Sprintf("- `%s`: %s\n", t.TenantID, strings.Join(t.Prune, ", ")))
+		}
+		if len(t.Orphaned) > 0 {
+			orphaned = append(orphaned, fmt.Sprintf("- `%s`: %s\n", t.TenantID, strings.Join(t.Orphaned, ", ")))
+		}
+		if len(t.LeftAlone) > 0 {
+			leftAlone = append(leftAlone, fmt.Sprintf("- `%s`: %s\n", t.TenantID, strings.Join(t.LeftAlone, ", ")))
+		}
 	}
 	fmt.Fprintf(&b, "%d tenant(s) targeted: **%d to change**, %d up to date, %d refused, %d failed.\n\n",
 		len(rv.Tenants), counts[ReviewChange], counts[ReviewUpToDate], counts[OutcomeRefused], counts[OutcomeFailed])
@@ -164,6 +185,9 @@ func (rv *Review) Markdown() string {
 		case OutcomeFailed:
 			failed = append(failed, t)
 		case ReviewChange:
+			if t.SQL == "" {
+				continue // only prunes: listed below
+			}
 			if _, ok := groups[t.SQL]; !ok {
 				order = append(order, t.SQL)
 			}
@@ -199,6 +223,23 @@ func (rv *Review) Markdown() string {
 			ids := groups[sqlText]
 			fmt.Fprintf(&b, "**%d tenant(s)** get (%s):\n\n```sql\n%s\n```\n\n", len(ids), tenantList(ids), sqlText)
 		}
+	}
+	if len(prune) > 0 {
+		b.WriteString("#### Will prune\n\n")
+		b.WriteString("No longer targeted by the repository; `detach`/`uninstall` keep tables and rows, `drop`/`purge` drop them (`drop_table` is allowed).\n\n")
+		b.WriteString(strings.Join(prune, ""))
+		b.WriteString("\n")
+	}
+	if len(orphaned) > 0 {
+		b.WriteString("#### Orphaned (prune disabled)\n\n")
+		b.WriteString("No longer targeted by the repository but kept: set `prune: true` in objectstack.yaml to remove them.\n\n")
+		b.WriteString(strings.Join(orphaned, ""))
+		b.WriteString("\n")
+	}
+	if len(leftAlone) > 0 {
+		b.WriteString("#### Not pruned: deployed by another tool\n\n")
+		b.WriteString(strings.Join(leftAlone, ""))
+		b.WriteString("\n")
 	}
 	return b.String()
 }

@@ -95,24 +95,30 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
-	waves, desired := repo.Resolve(tenants)
-	sum.Unknown = repo.UnknownTenants(tenants)
-	if len(sum.Unknown) > 0 {
-		r.log.Warn("objectstack.yaml names tenants that are not active", "tenants", sum.Unknown)
-	}
 	statuses, err := r.opts.Store.All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sum.Targeted = len(desired)
+	waves, desired := repo.resolveRun(tenants, statuses)
+	sum.Unknown = repo.UnknownTenants(tenants)
+	if len(sum.Unknown) > 0 {
+		r.log.Warn("objectstack.yaml names tenants that are not active", "tenants", sum.Unknown)
+	}
 	need := map[string]bool{}
 	for _, d := range desired {
-		if st, ok := statuses[d.Tenant.ID]; ok && st.Checksum == d.Checksum {
+		if !d.Untargeted {
+			sum.Targeted++
+		}
+		if len(d.Orphans) > 0 {
+			sum.WithOrphans++
+		}
+		st, ok := statuses[d.Tenant.ID]
+		if upToDate(st, ok, d, repo.Config.Prune) {
 			continue // the fast path: no database opened
 		}
 		need[d.Tenant.ID] = true
 	}
-	sum.Skipped = sum.Targeted - len(need)
+	sum.Skipped = len(desired) - len(need)
 	if len(need) == 0 {
 		r.observeConditions(statuses)
 		r.setState(repo, rev, false)
@@ -381,6 +387,7 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 		case OutcomeLeased:
 			sum.Leased++
 		}
+		sum.Pruned += len(res.Pruned)
 	}
 	sum.Results = results
 }

@@ -21,7 +21,13 @@ type TenantResult struct {
 	DeploymentIDs []string `json:"deploymentIds,omitempty"`
 	Error         string   `json:"error,omitempty"`
 	Refused       []string `json:"refused,omitempty"`
-	DurationMs    int64    `json:"durationMs"`
+	// Pruned are owners removed because the repository no longer targets them here ("bundle:x (detach)").
+	Pruned []string `json:"pruned,omitempty"`
+	// Orphaned are owners no longer targeted here that stay because prune is off.
+	Orphaned []string `json:"orphaned,omitempty"`
+	// LeftAlone are owners no longer targeted here that Terraform or the CLI deployed last: never pruned.
+	LeftAlone  []string `json:"leftAlone,omitempty"`
+	DurationMs int64    `json:"durationMs"`
 }
 
 // Summary is the result of reconciling one revision.
@@ -32,8 +38,12 @@ type Summary struct {
 	Issues   []bundle.Issue `json:"issues,omitempty"`
 	Targeted int            `json:"targeted"`
 	// Unknown lists tenant ids objectstack.yaml names explicitly that are not active tenants.
-	Unknown      []string       `json:"unknown,omitempty"`
-	Skipped      int            `json:"skipped"` // already at the revision's checksum: database not opened
+	Unknown []string `json:"unknown,omitempty"`
+	Skipped int      `json:"skipped"` // already at the revision's checksum: database not opened
+	// WithOrphans counts tenants holding owners the reconciler applied that the repository no longer
+	// targets there (including tenants no target selects any more, which Targeted does not count).
+	WithOrphans  int            `json:"withOrphans,omitempty"`
+	Pruned       int            `json:"pruned,omitempty"` // owners removed by prune in this reconcile
 	Applied      int            `json:"applied"`
 	UpToDate     int            `json:"upToDate"`
 	Failed       int            `json:"failed"`

@@ -278,6 +278,9 @@ func printSummary(w io.Writer, s *reconciler.Summary) {
 	if len(s.Unknown) > 0 {
 		fmt.Fprintf(w, "warning: objectstack.yaml names tenants that are not active: %s\n", strings.Join(s.Unknown, ", "))
 	}
+	if s.WithOrphans > 0 || s.Pruned > 0 {
+		fmt.Fprintf(w, "%d tenant(s) hold bundles/apps the repository no longer targets there; %d pruned\n", s.WithOrphans, s.Pruned)
+	}
 	if len(s.Results) == 0 {
 		return
 	}
@@ -287,6 +290,12 @@ func printSummary(w io.Writer, s *reconciler.Summary) {
 		detail := r.Error
 		if len(r.Refused) > 0 {
 			detail = strings.Join(r.Refused, "; ")
+		}
+		if len(r.Pruned) > 0 {
+			detail = strings.TrimPrefix(detail+"; pruned "+strings.Join(r.Pruned, ", "), "; ")
+		}
+		if len(r.Orphaned) > 0 {
+			detail = strings.TrimPrefix(detail+"; orphaned (prune disabled): "+strings.Join(r.Orphaned, ", "), "; ")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.TenantID, r.Wave, r.Outcome, r.Statements, oneLine(detail))
 	}

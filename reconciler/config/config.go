@@ -1,5 +1,5 @@
 // Package config owns objectstack.yaml, the root file of a GitOps repository: which bundles and apps go to
-// which tenants, the rollout waves, the failure policy, destructive allowances and the drift policy.
+// which tenants, the rollout waves, the failure policy, destructive allowances, the drift policy and prune.
 // Parsing is strict: an unknown key, a wrong type or a bad value is an issue naming the file, line and path.
 package config
 
@@ -91,6 +91,10 @@ type Config struct {
 	FailurePolicy    FailurePolicy `json:"failurePolicy"`
 	AllowDestructive []string      `json:"allowDestructive,omitempty"`
 	DriftPolicy      string        `json:"driftPolicy"`
+	// Prune removes bundles and apps the reconciler applied to a tenant once the repository no longer
+	// targets them there. It is global, not per target: an owner that left the repository usually left
+	// with its target, so there is no target left to carry the setting.
+	Prune bool `json:"prune,omitempty"`
 }
 
 // Error is returned when the file has issues; Issues name file, line and path of each.
@@ -298,6 +302,7 @@ func (p *parser) root(n *yaml.Node) *Config {
 		},
 		"allowDestructive": func(v *yaml.Node, path string) { cfg.AllowDestructive = p.destructive(v, path) },
 		"driftPolicy":      func(v *yaml.Node, path string) { cfg.DriftPolicy = p.enum(v, path, DriftReport, DriftHeal) },
+		"prune":            func(v *yaml.Node, path string) { cfg.Prune = p.boolean(v, path) },
 	})
 	if !ok {
 		return cfg

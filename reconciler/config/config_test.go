@@ -64,6 +64,7 @@ var badCases = []struct {
 	{"missing targets", "apiVersion: objectstack.ai/v1\n", 1, "targets", "required"},
 	{"stopAfter without max", "apiVersion: objectstack.ai/v1\ntargets:\n  - bundles: [crm]\n    tenants: [acme]\nfailurePolicy: {mode: stopAfter}\n", 5, "failurePolicy.maxFailures", "maxFailures"},
 	{"duplicate key", "apiVersion: objectstack.ai/v1\napiVersion: objectstack.ai/v1\ntargets:\n  - bundles: [crm]\n    tenants: [acme]\n", 2, "apiVersion", "twice"},
+	{"prune not a boolean", "apiVersion: objectstack.ai/v1\ntargets:\n  - bundles: [crm]\n    tenants: [acme]\nprune: \"yes\"\n", 5, "prune", "true or false"},
 	{"labels not strings", "apiVersion: objectstack.ai/v1\ntargets:\n  - bundles: [crm]\n    selector: {labels: {tier: [a]}}\n", 4, "targets[0].selector.labels.tier", "string"},
 }
 
@@ -118,7 +119,8 @@ func TestJSONSchemaAgreesWithLoader(t *testing.T) {
 	// Cases that are purely structural must be rejected by the schema too.
 	structural := map[string]bool{"unknown top-level key": true, "unknown selector key": true, "bad failure mode": true,
 		"bad destructive kind": true, "maxParallel not an integer": true, "target without tenants": true,
-		"target without bundles": true, "bad tenant id": true, "wrong apiVersion": true, "missing targets": true, "labels not strings": true}
+		"target without bundles": true, "bad tenant id": true, "wrong apiVersion": true, "missing targets": true, "labels not strings": true,
+		"prune not a boolean": true}
 	for _, tc := range badCases {
 		if !structural[tc.name] {
 			continue
@@ -266,4 +268,18 @@ func jsonType(v any, typ string) bool {
 		return ok
 	}
 	return false
+}
+
+// TestPruneKey: prune is off unless objectstack.yaml turns it on.
+func TestPruneKey(t *testing.T) {
+	base := "apiVersion: objectstack.ai/v1\ntargets:\n  - bundles: [crm]\n    tenants: [acme]\n"
+	for doc, want := range map[string]bool{base: false, base + "prune: true\n": true, base + "prune: false\n": false} {
+		cfg, err := Parse([]byte(doc), FileName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Prune != want {
+			t.Errorf("%q: prune = %v, want %v", doc, cfg.Prune, want)
+		}
+	}
 }
