@@ -77,7 +77,10 @@ func (r *Reconciler) Review(ctx context.Context, rev source.Revision) (*Review, 
 				for _, o := range d.Orphans {
 					rt.Orphaned = append(rt.Orphaned, string(o)) // prune is off, or this would not be skipped
 				}
+				// Planning goroutines of earlier tenants append to rv.Tenants concurrently.
+				mu.Lock()
 				rv.Tenants = append(rv.Tenants, rt)
+				mu.Unlock()
 				continue
 			}
 			g.Go(func() error {
