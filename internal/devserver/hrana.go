@@ -249,8 +249,8 @@ func execStmt(ctx context.Context, c *sqliteConn, sql string, st *stmt, acc acce
 	}
 	// Connections are pooled between streams; one whose settings or temp schema a client
 	// changed is closed when its stream ends instead. Schema-query pragmas (table_info(t))
-	// are frequent and harmless, so only assignments count.
-	if (kw == "PRAGMA" && strings.Contains(sql, "=")) || (kw == "CREATE" && containsWord(sql, "TEMP", "TEMPORARY")) {
+	// are frequent and harmless, so only assignments (either spelling) count.
+	if (kw == "PRAGMA" && pragmaAssigns(sql)) || (kw == "CREATE" && containsWord(sql, "TEMP", "TEMPORARY")) {
 		c.dirty = true
 	}
 
@@ -381,6 +381,33 @@ func leadingKeyword(sql string) string {
 			return strings.ToUpper(s[:end])
 		}
 	}
+}
+
+// queryPragmas take an argument in function form, name(arg), without changing the connection.
+var queryPragmas = map[string]bool{
+	"table_info": true, "table_xinfo": true, "table_list": true, "index_info": true, "index_xinfo": true,
+	"index_list": true, "foreign_key_list": true, "foreign_key_check": true, "integrity_check": true,
+	"quick_check": true,
+}
+
+// pragmaAssigns reports whether a PRAGMA may set something: "name = value", or the function
+// form "name(value)" (query_only(1) changes the connection just as query_only = 1 does) unless
+// name is a known query. Unparseable names count as assignments: the cost is one connection.
+func pragmaAssigns(sql string) bool {
+	if strings.Contains(sql, "=") {
+		return true
+	}
+	open := strings.IndexByte(sql, '(')
+	if open < 0 {
+		return false
+	}
+	head := strings.TrimRight(sql[:open], " \t\r\n\f")
+	start := len(head)
+	for start > 0 && (head[start-1] == '_' || head[start-1] >= 'a' && head[start-1] <= 'z' ||
+		head[start-1] >= 'A' && head[start-1] <= 'Z' || head[start-1] >= '0' && head[start-1] <= '9') {
+		start--
+	}
+	return !queryPragmas[strings.ToLower(head[start:])]
 }
 
 func containsWord(sql string, words ...string) bool {

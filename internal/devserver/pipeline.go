@@ -340,6 +340,12 @@ func (s *Server) handlePipeline(w http.ResponseWriter, r *http.Request, name str
 	body := s.runPipeline(r.Context(), st, &req, acc, cfg)
 	st.seq++
 	st.lastUsed = time.Now()
+	if r.Context().Err() != nil {
+		// The client went away: the new baton can never reach it, so nobody can use this stream
+		// again. Release it now (rolling back) rather than let its transaction hold the write lock,
+		// failing every other writer with SQLITE_BUSY, until the stream idles out.
+		st.closing = true
+	}
 	var baton string
 	if st.closing {
 		s.streamsMu.Lock()

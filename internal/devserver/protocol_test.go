@@ -447,3 +447,91 @@ func TestProtocolClientDisconnectInterruptsStatement(t *testing.T) {
 	_, m := ts.pipeline("slow", tok, pipelineBody("", execReq("SELECT 1")))
 	stmtResultOf(t, results(t, m)[0])
 }
+
+// TestPooledConnectionsDoNotLeakFunctionFormPragmas: PRAGMA name(value) sets a pragma just like
+// name = value; a connection it changed must not be handed to the next stream.
+func TestPooledConnectionsDoNotLeakFunctionFormPragmas(t *testing.T) {
+	ts := startServer(t, Options{MaxIdleConnsPerDatabase: 1})
+	ts.createDB("isofn")
+	tok := ts.token("isofn", "")
+	_, m := ts.pipeline("isofn", tok, pipelineBody("",
+		execReq("PRAGMA query_only(1)"),
+		execReq("PRAGMA main.foreign_keys (ON)"),
+		map[string]any{"type": "close"}))
+	for _, r := range results(t, m) {
+		if r["type"] != "ok" {
+			t.Fatalf("setup: %v", m)
+		}
+	}
+	_, m = ts.pipeline("isofn", tok, pipelineBody("", execReq("CREATE TABLE t(x)"), execReq("PRAGMA foreign_keys")))
+	rs := results(t, m)
+	if rs[0]["type"] != "ok" {
+		t.Fatalf("a write on a new stream failed, query_only leaked from another stream: %v", rs[0])
+	}
+	if v := stmtResultOf(t, rs[1])["rows"].([]any)[0].([]any)[0].(map[string]any)["value"]; v != "0" {
+		t.Errorf("foreign_keys on a new stream is %v: connection state leaked from another stream", v)
+	}
+	// Schema queries in function form stay cheap: their connection goes back to the pool.
+	_, m = ts.pipeline("isofn", tok, pipelineBody("", execReq("PRAGMA table_info(t)"), map[string]any{"type": "close"}))
+	if rs := results(t, m); rs[0]["type"] != "ok" {
+		t.Fatalf("table_info: %v", rs[0])
+	}
+	srv := ts.run.Server
+	srv.mu.RLock()
+	e := srv.dbs["isofn"]
+	srv.mu.RUnlock()
+	e.poolMu.Lock()
+	idle := len(e.idle)
+	e.poolMu.Unlock()
+	if idle != 1 {
+		t.Errorf("%d pooled connections after a table_info stream closed, want 1", idle)
+	}
+}
+
+// TestClientDisconnectReleasesTransaction: a client that goes away mid-pipeline never receives
+// the next baton, so its stream is unreachable; its open transaction must not keep the write
+// lock (and so fail every other writer with SQLITE_BUSY) until the stream idles out.
+func TestClientDisconnectReleasesTransaction(t *testing.T) {
+	ts := startServer(t, Options{IdleTimeout: time.Hour, BusyTimeout: 200 * time.Millisecond})
+	ts.createDB("gone")
+	tok := ts.token("gone", "")
+	_, m := ts.pipeline("gone", tok, pipelineBody("", execReq("CREATE TABLE t(x)")))
+	stmtResultOf(t, results(t, m)[0])
+	_, m = ts.pipeline("gone", tok, pipelineBody("", execReq("BEGIN"), execReq("INSERT INTO t VALUES (1)")))
+	for _, r := range results(t, m) {
+		stmtResultOf(t, r)
+	}
+	body := pipelineBody(batonOf(t, m), execReq("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"))
+	req, _ := http.NewRequest("POST", ts.url+"/db/gone/v2/pipeline", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if _, err := (&http.Client{Timeout: 300 * time.Millisecond}).Do(req); err == nil {
+		t.Fatal("an endless query answered")
+	}
+	srv := ts.run.Server
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		srv.streamsMu.Lock()
+		busy := false
+		for _, st := range srv.streams {
+			if !st.mu.TryLock() {
+				busy = true
+				continue
+			}
+			st.mu.Unlock()
+		}
+		srv.streamsMu.Unlock()
+		if !busy {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("statement still running 10s after the client went away")
+		}
+	}
+	_, m = ts.pipeline("gone", tok, pipelineBody("", execReq("INSERT INTO t VALUES (2)"), execReq("SELECT count(*) FROM t")))
+	rs := results(t, m)
+	if rs[0]["type"] != "ok" {
+		t.Fatalf("another stream cannot write after the client holding a transaction went away: %v", rs[0])
+	}
+	if v := stmtResultOf(t, rs[1])["rows"].([]any)[0].([]any)[0].(map[string]any)["value"]; v != "1" {
+		t.Errorf("%v rows: the abandoned transaction's insert was committed", v)
+	}
+}

@@ -101,3 +101,38 @@ func TestTursoSecretsNotInLogsOnCancel(t *testing.T) {
 		t.Fatalf("err %v logs %s", err, logs.String())
 	}
 }
+
+// TestTursoSecretCutByMessageTruncationNeverLeaks: a long error body is shortened for the
+// APIError; a secret straddling the cut must not survive as a recognisable prefix.
+func TestTursoSecretCutByMessageTruncationNeverLeaks(t *testing.T) {
+	f := newFakeAPI(t)
+	p := newTurso(t, f)
+	ctx := testCtx(t)
+	// 500 bytes of filler put the 32-byte API token across the 512-byte cut.
+	body := fmt.Sprintf(`{"error":"%s%s tail"}`, strings.Repeat("x", 500), f.apiToken)
+	f.inject("GET /databases/cut", status(http.StatusBadRequest, body))
+	_, err := p.GetDatabase(ctx, "cut")
+	if err == nil {
+		t.Fatal("a 400 answered without error")
+	}
+	if prefix := f.apiToken[:10]; strings.Contains(err.Error(), prefix) {
+		t.Fatalf("the first %d characters of the API token reached the error: %q", len(prefix), err.Error())
+	}
+	if !strings.Contains(err.Error(), platform.Redacted) {
+		t.Fatalf("the echoed token was not redacted: %q", err.Error())
+	}
+}
+
+// TestTursoConfigNeverPrintsToken: the config is the one place the API token sits in a plain
+// field; every fmt verb (a caller's %#v debug print included) must keep it out.
+func TestTursoConfigNeverPrintsToken(t *testing.T) {
+	cfg := platform.TursoConfig{Organization: "acme", APIToken: "sk-config-token-0123456789"}
+	wrapped := struct{ Turso platform.TursoConfig }{cfg}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{cfg, &cfg, wrapped} {
+			if out := fmt.Sprintf(verb, v); strings.Contains(out, cfg.APIToken) {
+				t.Errorf("%s of %T prints the API token: %s", verb, v, out)
+			}
+		}
+	}
+}

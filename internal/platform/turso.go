@@ -58,6 +58,9 @@ func (c TursoConfig) String() string {
 	return fmt.Sprintf("TursoConfig{BaseURL:%s Organization:%s Group:%s APIToken:%s}", c.BaseURL, c.Organization, c.Group, Redacted)
 }
 
+// GoString keeps the API token out of %#v output, which would otherwise print every field.
+func (c TursoConfig) GoString() string { return c.String() }
+
 // LogValue keeps the API token out of slog output.
 func (c TursoConfig) LogValue() slog.Value {
 	return slog.GroupValue(
@@ -400,11 +403,13 @@ func (t *Turso) apiError(op string, status int, body []byte) *APIError {
 	} else {
 		e.Message = strings.TrimSpace(string(body))
 	}
+	// Scrub before shortening: a cut through an echoed secret would leave a prefix that no
+	// longer matches the secret (nor the JWT pattern) and so would reach the error verbatim.
+	e.Message = t.red.scrub(e.Message)
+	e.Code = t.red.scrub(e.Code)
 	if len(e.Message) > 512 {
 		e.Message = e.Message[:512] + "…"
 	}
-	e.Message = t.red.scrub(e.Message)
-	e.Code = t.red.scrub(e.Code)
 	return e
 }
 

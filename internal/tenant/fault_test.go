@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/devserver"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 )
 
@@ -280,5 +281,85 @@ func TestFailedRunIsRecordedAndResumed(t *testing.T) {
 	mustProvision(t, ctx, s, req("flaky"))
 	if dbs := databaseNames(t, ctx, e.plat); !slices.Equal(dbs, []string{"flaky"}) {
 		t.Fatalf("databases %v", dbs)
+	}
+}
+
+// TestLostCreateAnswerDoesNotAdoptForeignDatabase: when the answer to POST /databases is lost, the
+// Turso client looks the name up and adopts what it finds — which may be a database that existed
+// before (our POST never landed). Provisioning must still refuse a database that is not ours.
+func TestLostCreateAnswerDoesNotAdoptForeignDatabase(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, "dev")
+	seed := func(name, stmts string) {
+		t.Helper()
+		d, err := e.plat.CreateDatabase(ctx, platform.CreateOptions{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := e.plat.CreateToken(ctx, name, platform.TokenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := platform.Open(e.plat, d, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for _, st := range strings.Split(stmts, ";") {
+			if _, err := db.ExecContext(ctx, st); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	seed("foreign", `CREATE TABLE payroll (x); INSERT INTO payroll VALUES (1)`)
+	seed("claimed", `CREATE TABLE _objectstack_tenant (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, claimed_at TEXT NOT NULL); INSERT INTO _objectstack_tenant VALUES (1, 'someone-else', '2026-01-01T00:00:00Z')`)
+
+	u, err := url.Parse(e.devURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	var dropped atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every create is lost on the way: the server never sees it, the client never hears.
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/databases") {
+			dropped.Add(1)
+			drop(w)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	plat := newTurso(t, proxy.URL, e.logger, 1)
+	s := e.service(t, func(c *tenant.Config) { c.Platform = plat })
+	for _, id := range []string{"foreign", "claimed"} {
+		if _, err := s.Provision(ctx, req(id)); !errors.Is(err, tenant.ErrConflict) {
+			t.Errorf("provision over %s database after a lost create answer: %v, want ErrConflict", id, err)
+		}
+	}
+	if dropped.Load() == 0 {
+		t.Fatal("no create was dropped: the test proved nothing")
+	}
+	// The foreign database was not marked as ours.
+	d, err := e.plat.GetDatabase(ctx, "foreign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.plat.CreateToken(ctx, "foreign", platform.TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := platform.Open(e.plat, d, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE name = '_objectstack_tenant'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Error("the foreign database got our ownership marker")
 	}
 }

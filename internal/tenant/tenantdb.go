@@ -25,11 +25,19 @@ const markerTable = "_objectstack_tenant"
 
 // claimOwnership makes sure db belongs to tenant id. A database carrying another tenant's marker, or
 // one without a marker that already holds tables (something else's data), is an ErrConflict; a new
-// or empty database gets our marker. fresh means the platform just created the database for this
-// call, so nobody else can have written to it and the checks are skipped.
+// or empty database gets our marker. fresh means the platform reports the database as created for
+// this call; an empty one is then claimed without the marker checks. Only "empty" is trusted, not
+// "fresh": the Turso client also reports a database it found by name after a lost create answer
+// as created, and that database may have existed (with someone's data) before our POST.
 func claimOwnership(ctx context.Context, db *sql.DB, id string, fresh bool) error {
 	if fresh {
-		return writeMarker(ctx, db, id)
+		n, err := countTables(ctx, db)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return writeMarker(ctx, db, id)
+		}
 	}
 	owner, err := readMarker(ctx, db)
 	if err != nil {
@@ -41,9 +49,9 @@ func claimOwnership(ctx context.Context, db *sql.DB, id string, fresh bool) erro
 	case owner != "":
 		return fmt.Errorf("database belongs to tenant %q: %w", owner, ErrConflict)
 	}
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`).Scan(&n); err != nil {
-		return fmt.Errorf("inspect database: %w", err)
+	n, err := countTables(ctx, db)
+	if err != nil {
+		return err
 	}
 	if n > 0 {
 		return fmt.Errorf("database already holds %d tables and no ObjectStack tenant marker; refusing to adopt it: %w", n, ErrConflict)
@@ -60,6 +68,15 @@ func claimOwnership(ctx context.Context, db *sql.DB, id string, fresh bool) erro
 		return fmt.Errorf("database belongs to tenant %q: %w", owner, ErrConflict)
 	}
 	return nil
+}
+
+// countTables counts the database's own tables (SQLite's internal ones aside).
+func countTables(ctx context.Context, db *sql.DB) (int, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("inspect database: %w", err)
+	}
+	return n, nil
 }
 
 // writeMarker creates the one-row marker table and claims it, in one round trip (the libSQL client

@@ -220,6 +220,14 @@ func (r *Router) DB(ctx context.Context, tenantID string) (*sql.DB, error) {
 				e.close()
 				return nil, nil
 			}
+			// The LRU's Add replaces a present value without its eviction callback, so the
+			// replaced handle would never be closed. A live one (adopted meanwhile) wins; an
+			// expired one not yet swept is evicted properly (delayed close) first.
+			if cur, ok := r.dbs.Peek(tenantID); ok {
+				e.close()
+				return cur, nil
+			}
+			r.dbs.Remove(tenantID)
 			r.dbs.Add(tenantID, e)
 			return e, nil
 		})
@@ -251,6 +259,8 @@ func (r *Router) Adopt(tenantID string, db *sql.DB) bool {
 	if _, ok := r.dbs.Peek(tenantID); ok {
 		return false
 	}
+	// An expired entry not yet swept would be replaced without being closed (see DB).
+	r.dbs.Remove(tenantID)
 	r.dbs.Add(tenantID, &entry{db: db})
 	return true
 }

@@ -275,3 +275,60 @@ func TestMiddleware(t *testing.T) {
 		}
 	}
 }
+
+// gatedSource holds Open until released, so a test can act while an open is in flight.
+type gatedSource struct {
+	*fileSource
+	entered, release chan struct{}
+}
+
+func (g *gatedSource) Open(ctx context.Context, id string) (*sql.DB, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.fileSource.Open(ctx, id)
+}
+
+// TestAdoptDuringOpenNeverLeaksAHandle: a handle adopted while another caller's open is in flight
+// belongs to the router; the open finishing afterwards must not push it out of the cache without
+// closing it (the LRU replaces a value without calling the eviction callback).
+func TestAdoptDuringOpenNeverLeaksAHandle(t *testing.T) {
+	src := newSource(t, "acme")
+	g := &gatedSource{fileSource: src, entered: make(chan struct{}), release: make(chan struct{})}
+	r := newRouter(t, g, router.Config{CloseDelay: -1})
+	ctx := context.Background()
+	got := make(chan *sql.DB, 1)
+	go func() {
+		db, err := r.DB(ctx, "acme")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- db
+	}()
+	<-g.entered
+	adopted, err := database.Open(filepath.Join(src.dir, "acme.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { adopted.Close() })
+	if !r.Adopt("acme", adopted) {
+		t.Fatal("Adopt refused with nothing cached")
+	}
+	close(g.release)
+	db := <-got
+	if db == nil {
+		t.FailNow()
+	}
+	cached, err := r.DB(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db != cached {
+		t.Error("the caller got a handle the cache does not hold")
+	}
+	r.Close()
+	for name, h := range map[string]*sql.DB{"adopted": adopted, "opened": db} {
+		if err := h.PingContext(ctx); err == nil {
+			t.Errorf("the %s handle is still open after the router closed: leaked", name)
+		}
+	}
+}
