@@ -301,6 +301,11 @@ func (e *APIError) Is(target error) bool {
 			return strings.Contains(text, "already exists")
 		}
 	case ErrNotFound:
+		// "organization not found" is not a missing database: counting it as one would make
+		// DeleteDatabase report success and the tenant be archived with its database orphaned.
+		if strings.Contains(text, "organization") && !strings.Contains(text, "database") {
+			return false
+		}
 		switch e.Status {
 		case http.StatusNotFound:
 			return true
