@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 )
 
 func copyDir(t *testing.T, src, dst string) {
@@ -119,5 +121,42 @@ func TestEngineCLIUsage(t *testing.T) {
 		if _, errOut, code := runCLI(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut)
 		}
+	}
+}
+
+// TestPlanShowsConstraintsARebuildDrops: a table created by hand (with UNIQUE and CHECK) and adopted by a
+// bundle loses those clauses when a later change rebuilds it; the human plan says so next to the change.
+func TestPlanShowsConstraintsARebuildDrops(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "b")
+	if err := os.MkdirAll(filepath.Join(dir, "objects"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "bundle.yaml"), []byte("name: people\nversion: 1.0.0\nobjects: [person]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "objects", "person.yaml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "tenant.db")
+	conn, err := database.Open(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(`CREATE TABLE person (id TEXT PRIMARY KEY, created_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+		updated_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), email TEXT UNIQUE, age REAL CHECK (age >= 0))`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	write("name: person\nfields:\n  email: { type: text }\n  age: { type: number }\n")
+	if out, errOut, code := runCLI(t, "apply", "--db", path, "--bundle", dir); code != 0 {
+		t.Fatalf("adopt: %d\n%s%s", code, out, errOut)
+	}
+	write("name: person\nfields:\n  email: { type: text }\n  age: { type: number, required: true, defaultValue: 0 }\n")
+	out, errOut, code := runCLI(t, "plan", "--db", path, "--bundle", dir)
+	if code != 0 || !strings.Contains(out, "drops constraints written by hand") || !strings.Contains(out, "UNIQUE") || !strings.Contains(out, "CHECK") {
+		t.Fatalf("plan: %d\n%s%s", code, out, errOut)
 	}
 }

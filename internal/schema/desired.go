@@ -48,9 +48,11 @@ type table struct {
 	Object  string // object name (desired only)
 	Columns []column
 	Indexes []index // sorted by name
-	// Introspected only: constraint index columns (PRIMARY KEY/UNIQUE of adopted tables), triggers.
+	// Introspected only: constraint index columns (PRIMARY KEY/UNIQUE of adopted tables), triggers,
+	// and the CREATE TABLE text (a rebuild reports the constraints in it that the engine cannot recreate).
 	constraintCols map[string]bool
 	triggers       []namedSQL
+	sql            string
 }
 
 type namedSQL struct{ Name, SQL string }

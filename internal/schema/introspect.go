@@ -24,7 +24,7 @@ type dbSchema struct {
 // introspectQuery reads every table's columns, user indexes (with their columns and CREATE text),
 // foreign keys, and every trigger and view in ONE statement, through the pragma table-valued functions,
 // so the cost is one round trip whatever the number of tables (that matters over Hrana).
-// Row kinds: 0 column, 1 index column, 2 foreign key column, 3 trigger/view/index SQL, 4 registry marker.
+// Row kinds: 0 column, 1 index column, 2 foreign key column, 3 trigger/view/index/table SQL, 4 registry marker.
 // UNION ALL returns the branches in order and each branch in sqlite_schema order, which is stable for
 // an unchanged database, so the rows need no ORDER BY (sorting them cost more than the rest of a plan).
 const introspectQuery = `
@@ -43,8 +43,8 @@ SELECT 2, t.name, fk."from", fk."table", fk."to", fk.on_delete, fk.id, fk.seq, 0
   FROM t, pragma_foreign_key_list(t.name) AS fk
 UNION ALL
 SELECT 3, tbl_name, name, type, NULL, sql, 0, 0, 0
-  FROM sqlite_schema WHERE (type IN ('trigger', 'view') OR (type = 'index' AND sql IS NOT NULL))
-   AND tbl_name NOT LIKE '!_objectstack!_%' ESCAPE '!'
+  FROM sqlite_schema WHERE (type IN ('trigger', 'view', 'table') OR (type = 'index' AND sql IS NOT NULL))
+   AND tbl_name NOT LIKE '!_objectstack!_%' ESCAPE '!' AND tbl_name NOT LIKE 'sqlite!_%' ESCAPE '!'
 UNION ALL
 SELECT 4, name, NULL, NULL, NULL, NULL, 0, 0, 0
   FROM sqlite_schema WHERE type = 'table' AND name = '_objectstack_objects'`
@@ -169,7 +169,9 @@ func introspect(ctx context.Context, q queryer) (*dbSchema, error) {
 				indexSQL[n.String] = s3.String
 			} else if s1.String == "view" {
 				s.Views = append(s.Views, namedSQL{Name: n.String, SQL: s3.String})
-			} else if t := s.Tables[tbl]; t != nil {
+			} else if t := s.Tables[tbl]; t != nil && s1.String == "table" {
+				t.sql = s3.String
+			} else if t != nil {
 				t.triggers = append(t.triggers, namedSQL{Name: n.String, SQL: s3.String})
 			}
 		case 4:

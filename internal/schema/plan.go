@@ -138,6 +138,12 @@ type planner struct {
 	errs    []error
 	fkCheck map[string]bool
 	views   map[string]bool // views dropped for a rebuild
+	// Triggers set aside for a rebuild: dropped (those on other tables that mention a rebuilt table) and
+	// recreated, each at most once however many of the tables involved are rebuilt.
+	triggersDropped, triggersRecreated map[string]bool
+	// lostConstraints is set when a rebuild drops constraints of an adopted table: not data loss, so no
+	// DestructiveChange, but the plan is breaking (uniqueness or checks stop being enforced).
+	lostConstraints bool
 }
 
 func (pl *planner) emit(phase int, kind, object, sqlText string, rollback string, reversible bool) {
@@ -154,7 +160,8 @@ func (pl *planner) destructive(kind DestructiveKind, object, field, msg string) 
 
 func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []registryRow) (*Plan, error) {
 	p := &Plan{Owner: owner, base: baseFingerprint(cur, reg), checksums: map[string]string{}, tables: map[string]string{}}
-	pl := &planner{owner: owner, cur: cur, p: p, fkCheck: map[string]bool{}, views: map[string]bool{}}
+	pl := &planner{owner: owner, cur: cur, p: p, fkCheck: map[string]bool{}, views: map[string]bool{},
+		triggersDropped: map[string]bool{}, triggersRecreated: map[string]bool{}}
 
 	desired := map[string]*bundle.Object{}
 	for i := range objects {
@@ -277,6 +284,9 @@ func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []regist
 		}
 		want[t] = dt
 	}
+	if err := checkIndexNames(want, cur); err != nil {
+		return nil, err
+	}
 
 	// Creates and alterations, tables in dependency order (referenced first).
 	for _, tn := range topoOrder(want) {
@@ -332,7 +342,29 @@ func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []regist
 			pl.change(EntityObject, name, "", ChangeModified, objectInfo{Table: t}, objectSummary(o, nil))
 		}
 		pl.emit(phaseDropTable, KindDropTable, t, "DROP TABLE "+qi(t), "", false)
-		pl.destructive(DropTable, name, "", fmt.Sprintf("drop table %s of object %s and all its rows", t, name))
+		msg := fmt.Sprintf("drop table %s of object %s and all its rows", t, name)
+		// This plan rebuilds its own referencing tables without the foreign key; tables of other owners
+		// (or unmanaged ones) keep a REFERENCES to a missing table, which fails every write to them on a
+		// connection that enforces foreign keys, so whoever allows the drop has to see them.
+		var broken []string
+		for _, cn := range sortedKeys(cur.Tables) {
+			if _, mine := want[cn]; mine || dropping[cn] != "" {
+				continue
+			}
+			holder := "unmanaged"
+			if r, ok := tableClaim[cn]; ok {
+				holder = r.Owner
+			}
+			for _, c := range cur.Tables[cn].Columns {
+				if c.Ref != nil && c.Ref.Table == t {
+					broken = append(broken, fmt.Sprintf("%s.%s (%s)", cn, c.Name, holder))
+				}
+			}
+		}
+		if len(broken) > 0 {
+			msg += fmt.Sprintf("; %s still reference it: writes to them fail while foreign keys are enforced until their owners drop the reference", strings.Join(broken, ", "))
+		}
+		pl.destructive(DropTable, name, "", msg)
 	}
 
 	if len(pl.errs) > 0 {
@@ -370,7 +402,7 @@ func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []regist
 	if p.Destructive == nil {
 		p.Destructive = []DestructiveChange{}
 	}
-	p.Diff.HasBreakingChanges = len(p.Destructive) > 0
+	p.Diff.HasBreakingChanges = len(p.Destructive) > 0 || pl.lostConstraints
 	for t := range pl.fkCheck {
 		if _, drop := dropping[t]; drop {
 			delete(pl.fkCheck, t)
@@ -379,6 +411,34 @@ func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []regist
 	p.fkCheck = sortedKeys(pl.fkCheck)
 	p.UpToDate = len(p.Migration.Statements) == 0 && setChecksum(prevPairs) == p.Checksum
 	return p, nil
+}
+
+// checkIndexNames refuses index names that cannot all exist at once: SQLite keeps one index namespace per
+// database, while generated names join table and column with "_" (a.b_c and a_b.c both give idx_a_b_c) and
+// other owners' or unmanaged tables may already hold a name. Such a plan would only fail at apply.
+func checkIndexNames(want map[string]*table, cur *dbSchema) error {
+	byName := map[string]string{} // index name → table
+	for _, tn := range sortedKeys(want) {
+		for _, ix := range want[tn].Indexes {
+			if other, dup := byName[ix.Name]; dup {
+				return &PlanError{Object: want[tn].Object, Message: fmt.Sprintf("index %s of table %s is also the index name of table %q (index names are unique per database); name one of them explicitly", ix.Name, tn, other)}
+			}
+			byName[ix.Name] = tn
+		}
+	}
+	// Tables this plan does not manage keep their indexes; a table it drops loses them only after the
+	// index phase, so both count.
+	for _, tn := range sortedKeys(cur.Tables) {
+		if _, managed := want[tn]; managed {
+			continue
+		}
+		for _, ix := range cur.Tables[tn].Indexes {
+			if wt, clash := byName[ix.Name]; clash {
+				return &PlanError{Object: want[wt].Object, Message: fmt.Sprintf("index %s of table %s already exists on table %q (index names are unique per database); name the index explicitly", ix.Name, wt, tn)}
+			}
+		}
+	}
+	return nil
 }
 
 // topoOrder orders tables so that a referenced table comes before the tables referencing it; cycles
@@ -406,6 +466,14 @@ func topoOrder(want map[string]*table) []string {
 		visit(n)
 	}
 	return out
+}
+
+// TableDefinition is the old and new value of the object change a rebuild reports when the current table
+// has hand-written constraints (see handWrittenConstraints) the rebuilt table will not have.
+type TableDefinition struct {
+	Table              string   `json:"table"`
+	DroppedConstraints []string `json:"droppedConstraints,omitempty"`
+	SQL                string   `json:"sql"`
 }
 
 type objectInfo struct {
@@ -602,6 +670,31 @@ func (pl *planner) rebuild(dt, ct *table, copyExpr map[string]string) {
 			pl.emit(phaseRecreate, KindCreateView, v.Name, v.SQL, "DROP VIEW "+qi(v.Name), true)
 		}
 	}
+	// A trigger on another table naming this one breaks the RENAME below ("error in trigger: no such
+	// table") once the old table is dropped, exactly like a view; its own table keeps it otherwise.
+	for _, on := range sortedKeys(pl.cur.Tables) {
+		if on == tn {
+			continue
+		}
+		for _, tr := range pl.cur.Tables[on].triggers {
+			if !mentions(tr.SQL, tn) {
+				continue
+			}
+			if !pl.triggersDropped[tr.Name] {
+				pl.triggersDropped[tr.Name] = true
+				pl.emit(phaseDropViews, KindDropTrigger, on, "DROP TRIGGER "+qi(tr.Name), tr.SQL, true)
+			}
+			pl.recreateTrigger(on, tr)
+		}
+	}
+	if lost := handWrittenConstraints(ct.sql); len(lost) > 0 {
+		// The new table is built from the declared fields only, so clauses written by hand before the
+		// table was adopted cannot survive; say so rather than drop them unseen.
+		pl.change(EntityObject, dt.Object, "", ChangeModified,
+			TableDefinition{Table: tn, DroppedConstraints: lost, SQL: ct.sql},
+			TableDefinition{Table: tn, SQL: dt.createSQL(tn)})
+		pl.lostConstraints = true
+	}
 	pl.emit(phaseRebuild, KindRebuild, tn, dt.createSQL(tmp), "", false)
 	var cols, exprs []string
 	for _, c := range dt.Columns {
@@ -617,9 +710,17 @@ func (pl *planner) rebuild(dt, ct *table, copyExpr map[string]string) {
 	pl.emit(phaseRebuild, KindRebuild, tn, "DROP TABLE "+qi(tn), "", false)
 	pl.emit(phaseRebuild, KindRebuild, tn, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", qi(tmp), qi(tn)), "", false)
 	for _, tr := range ct.triggers {
-		pl.emit(phaseRecreate, KindCreateTrigger, tn, tr.SQL, "DROP TRIGGER "+qi(tr.Name), true)
+		pl.recreateTrigger(tn, tr)
 	}
 	pl.fkCheck[tn] = true
+}
+
+func (pl *planner) recreateTrigger(table string, tr namedSQL) {
+	if pl.triggersRecreated[tr.Name] {
+		return
+	}
+	pl.triggersRecreated[tr.Name] = true
+	pl.emit(phaseRecreate, KindCreateTrigger, table, tr.SQL, "DROP TRIGGER "+qi(tr.Name), true)
 }
 
 // metadataChanges reports changes introspection cannot see (labels, options, formula fields, ...) by
@@ -630,7 +731,7 @@ func (pl *planner) metadataChanges(prev, o *bundle.Object, dt *table) {
 		if c.EntityType == EntityField && c.ParentEntity == o.Name {
 			listed[c.EntityName] = true
 		}
-		if c.EntityType == EntityObject && c.EntityName == o.Name {
+		if c.EntityType == EntityObject && c.EntityName == o.Name && c.ChangeType == ChangeAdded {
 			return // created (again): nothing finer to report
 		}
 	}

@@ -78,6 +78,7 @@ const (
 	KindDropView      = "drop_view"
 	KindCreateView    = "create_view"
 	KindCreateTrigger = "create_trigger"
+	KindDropTrigger   = "drop_trigger"
 )
 
 // MigrationStatement is the protocol's MigrationStatement plus the statement kind and the table it touches.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -73,4 +74,92 @@ func lossyTypeChange(oldType, newType string) bool {
 		return oa != "INTEGER" && oa != "REAL" && oa != "NUMERIC"
 	}
 	return true
+}
+
+// handWrittenConstraints lists the clauses of a CREATE TABLE statement that the engine's own DDL never
+// writes and a rebuild therefore cannot carry over (UNIQUE, CHECK, COLLATE, generated columns, ON
+// CONFLICT, AUTOINCREMENT, STRICT, WITHOUT ROWID, named CONSTRAINTs). Only tables made outside the engine
+// and then adopted have them. Keywords are matched as bare words: string literals and quoted identifiers
+// are skipped, so a default such as 'unique' or a column named "check" is not mistaken for one.
+func handWrittenConstraints(createSQL string) []string {
+	clause := map[string]string{
+		"UNIQUE": "UNIQUE", "CHECK": "CHECK", "COLLATE": "COLLATE", "GENERATED": "GENERATED", "AS": "GENERATED",
+		"CONFLICT": "ON CONFLICT", "AUTOINCREMENT": "AUTOINCREMENT", "CONSTRAINT": "CONSTRAINT",
+	}
+	// Table options follow the column list, outside every parenthesis.
+	options := map[string]string{"STRICT": "STRICT", "WITHOUT": "WITHOUT ROWID"}
+	// The column list starts at the first parenthesis; "CREATE TABLE x" before it has none of the words.
+	start := strings.IndexByte(createSQL, '(')
+	if start < 0 {
+		return nil
+	}
+	s := createSQL[start:]
+	seen := map[string]bool{}
+	var out []string
+	depth := 0
+	prev := ""
+	for i := 0; i < len(s); {
+		switch ch := s[i]; {
+		case ch == '\'' || ch == '"' || ch == '`' || ch == '[':
+			end := ch
+			if ch == '[' {
+				end = ']'
+			}
+			i++
+			for i < len(s) {
+				if s[i] == end {
+					// A doubled quote inside a literal or identifier is an escaped quote, not the end.
+					if end != ']' && i+1 < len(s) && s[i+1] == end {
+						i += 2
+						continue
+					}
+					break
+				}
+				i++
+			}
+			i++
+			prev = ""
+		case ch == '_' || ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z':
+			j := i
+			for j < len(s) && (s[j] == '_' || s[j] == '$' || s[j] >= 'A' && s[j] <= 'Z' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= '0' && s[j] <= '9') {
+				j++
+			}
+			w := strings.ToUpper(s[i:j])
+			next := func(prefix string) bool {
+				r := strings.TrimLeft(s[j:], " \t\r\n")
+				return len(r) >= len(prefix) && strings.EqualFold(r[:len(prefix)], prefix)
+			}
+			var c string
+			var ok bool
+			switch {
+			case depth == 0:
+				c, ok = options[w]
+			// Non-reserved words are only clauses in their clause position, so an unquoted column named
+			// generated or conflict is not one. CAST(x AS TEXT) in a default is no generated column either.
+			case w == "AS" && !next("("), w == "GENERATED" && !next("ALWAYS"),
+				w == "CONFLICT" && prev != "ON":
+			default:
+				c, ok = clause[w]
+			}
+			if ok && !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+			prev = w
+			i = j
+		default:
+			switch ch {
+			case '(':
+				depth++
+			case ')':
+				depth--
+			}
+			if ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n' {
+				prev = ""
+			}
+			i++
+		}
+	}
+	sort.Strings(out)
+	return out
 }
