@@ -390,20 +390,29 @@ func TestProtocolRefusesAttach(t *testing.T) {
 	}
 }
 
-func TestPooledConnectionsDoNotLeakSettings(t *testing.T) {
-	ts := startServer(t, Options{MaxIdleConnsPerDatabase: 1})
-	ts.createDB("iso")
-	tok := ts.token("iso", "")
-	_, m := ts.pipeline("iso", tok, pipelineBody("",
-		execReq("PRAGMA foreign_keys = ON"),
-		execReq("CREATE TEMP TABLE scratch(x)"),
-		map[string]any{"type": "close"}))
+// changeAndCloseStream runs stmts on a new stream and closes it, leaving whatever connection state they
+// set behind for the pool to deal with.
+func changeAndCloseStream(t *testing.T, ts *testServer, db, tok string, stmts ...string) {
+	t.Helper()
+	reqs := make([]map[string]any, 0, len(stmts)+1)
+	for _, q := range stmts {
+		reqs = append(reqs, execReq(q))
+	}
+	reqs = append(reqs, map[string]any{"type": "close"})
+	_, m := ts.pipeline(db, tok, pipelineBody("", reqs...))
 	for _, r := range results(t, m) {
 		if r["type"] != "ok" {
 			t.Fatalf("setup: %v", m)
 		}
 	}
-	_, m = ts.pipeline("iso", tok, pipelineBody("", execReq("PRAGMA foreign_keys"), execReq("SELECT count(*) FROM temp.sqlite_schema")))
+}
+
+func TestPooledConnectionsDoNotLeakSettings(t *testing.T) {
+	ts := startServer(t, Options{MaxIdleConnsPerDatabase: 1})
+	ts.createDB("iso")
+	tok := ts.token("iso", "")
+	changeAndCloseStream(t, ts, "iso", tok, "PRAGMA foreign_keys = ON", "CREATE TEMP TABLE scratch(x)")
+	_, m := ts.pipeline("iso", tok, pipelineBody("", execReq("PRAGMA foreign_keys"), execReq("SELECT count(*) FROM temp.sqlite_schema")))
 	rs := results(t, m)
 	for i, r := range rs {
 		if v := stmtResultOf(t, r)["rows"].([]any)[0].([]any)[0].(map[string]any)["value"]; v != "0" {
@@ -454,16 +463,8 @@ func TestPooledConnectionsDoNotLeakFunctionFormPragmas(t *testing.T) {
 	ts := startServer(t, Options{MaxIdleConnsPerDatabase: 1})
 	ts.createDB("isofn")
 	tok := ts.token("isofn", "")
-	_, m := ts.pipeline("isofn", tok, pipelineBody("",
-		execReq("PRAGMA query_only(1)"),
-		execReq("PRAGMA main.foreign_keys (ON)"),
-		map[string]any{"type": "close"}))
-	for _, r := range results(t, m) {
-		if r["type"] != "ok" {
-			t.Fatalf("setup: %v", m)
-		}
-	}
-	_, m = ts.pipeline("isofn", tok, pipelineBody("", execReq("CREATE TABLE t(x)"), execReq("PRAGMA foreign_keys")))
+	changeAndCloseStream(t, ts, "isofn", tok, "PRAGMA query_only(1)", "PRAGMA main.foreign_keys (ON)")
+	_, m := ts.pipeline("isofn", tok, pipelineBody("", execReq("CREATE TABLE t(x)"), execReq("PRAGMA foreign_keys")))
 	rs := results(t, m)
 	if rs[0]["type"] != "ok" {
 		t.Fatalf("a write on a new stream failed, query_only leaked from another stream: %v", rs[0])
