@@ -65,6 +65,14 @@ func Open(dsn, token string) (*sql.DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
 	db := sql.OpenDB(c)
+	if strings.HasPrefix(dsn, "http://") || strings.HasPrefix(dsn, "https://") || strings.HasPrefix(dsn, "libsql://") {
+		h, err := newHranaClient(dsn, token)
+		if err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		registerRemote(db, &remoteInfo{hrana: h})
+	}
 	if !IsRemote(dsn) {
 		// SQLite allows one writer; one connection for writes avoids lock upgrades between
 		// our own connections while still letting database/sql reuse it.
