@@ -142,7 +142,8 @@ type InstallPlan struct {
 	// Config is the configuration that would be stored: declared defaults merged with the overrides.
 	Config map[string]any `json:"config"`
 
-	seeds []seedTarget // the encoded seed rows, reused by Install
+	seeds   []seedTarget    // the encoded seed rows, reused by Install
+	existed map[string]bool // the app's tables that existed when the tenant was read (they may hold rows)
 }
 
 // InstalledApp is one row of _objectstack_apps.

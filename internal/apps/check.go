@@ -17,30 +17,22 @@ type tenantState struct {
 	registered []schema.RegisteredObject
 }
 
-func readState(ctx context.Context, db *sql.DB) (*tenantState, error) {
-	inst, err := installedApps(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	reg, err := schema.RegisteredObjects(ctx, db)
-	if err != nil {
-		return nil, fmt.Errorf("read registered objects: %w", err)
-	}
-	return &tenantState{installed: inst, byName: installedByName(inst), registered: reg}, nil
-}
-
 // Check reports every compatibility problem of installing (or upgrading to) app in the tenant database:
 // kernel version, objects owned by another bundle or app, missing or too-old dependencies (with their chains), and
-// quotas. It writes nothing.
+// quotas. It writes nothing and reads the tenant in one round trip.
 func Check(ctx context.Context, db *sql.DB, app *App, opts InstallOptions) (AppCompatibilityCheck, error) {
-	st, err := readState(ctx, db)
+	t, err := ReadTenant(ctx, db, app, opts)
 	if err != nil {
 		return AppCompatibilityCheck{}, fmt.Errorf("check app %s: %w", app.Manifest.Name, err)
 	}
-	return check(ctx, db, app, opts, st)
+	st, err := t.tenantState()
+	if err != nil {
+		return AppCompatibilityCheck{}, fmt.Errorf("check app %s: %w", app.Manifest.Name, err)
+	}
+	return t.check(app, opts, st)
 }
 
-func check(ctx context.Context, db *sql.DB, app *App, opts InstallOptions, st *tenantState) (AppCompatibilityCheck, error) {
+func (t *Tenant) check(app *App, opts InstallOptions, st *tenantState) (AppCompatibilityCheck, error) {
 	var issues []CompatibilityIssue
 	add := func(cat, format string, a ...any) {
 		issues = append(issues, CompatibilityIssue{Severity: "error", Category: cat, Message: fmt.Sprintf(format, a...)})
@@ -112,7 +104,7 @@ func check(ctx context.Context, db *sql.DB, app *App, opts InstallOptions, st *t
 		}
 	}
 	if lim := opts.Limits.MaxRecordsPerObject; lim != nil && !opts.SkipSeedData {
-		projected, err := projectedRows(ctx, db, app, opts.Env)
+		projected, err := t.projectedRows(app, opts.Env)
 		if err != nil {
 			return AppCompatibilityCheck{}, fmt.Errorf("check app %s: %w", m.Name, err)
 		}
@@ -198,7 +190,7 @@ type projection struct {
 
 // projectedRows counts, per seeded object, the rows the table would hold after seeding (protocol §6 item 19: the
 // usage is counted at check time).
-func projectedRows(ctx context.Context, db *sql.DB, app *App, env string) ([]projection, error) {
+func (tn *Tenant) projectedRows(app *App, env string) ([]projection, error) {
 	targets, err := prepareSeeds(app.Objects, app.Datasets, env)
 	if err != nil {
 		return nil, err
@@ -212,18 +204,23 @@ func projectedRows(ctx context.Context, db *sql.DB, app *App, env string) ([]pro
 			p = &projection{object: t.obj.Name}
 			byObj[t.obj.Name] = p
 			order = append(order, t.obj.Name)
-			exists, err := tableExists(ctx, db, t.obj.Table())
-			if err != nil {
-				return nil, err
-			}
 			keys := map[string]bool{}
-			if exists {
-				if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+schema.QuoteIdent(t.obj.Table())).Scan(&p.existing); err != nil {
-					return nil, fmt.Errorf("count rows of %s: %w", t.obj.Table(), err)
-				}
-				if t.extCol != "" {
-					if err := readKeys(ctx, db, t.obj.Table(), t.extCol, keys); err != nil {
-						return nil, err
+			tbl := t.obj.Table()
+			// Read in the same round trip as the schema (Reads); a table that did not exist then has no rows.
+			if r, ok := tn.st.Extra(extraCountKey(tbl)); ok && r.Err == nil && len(r.Rows) == 1 {
+				p.existing = int(toInt(r.Rows[0][0]))
+			} else if ok && r.Err != nil && !strings.Contains(r.Err.Error(), "no such table") {
+				return nil, fmt.Errorf("count rows of %s: %w", tbl, r.Err)
+			} else if !ok && tn.st.ExistedAtRead(tbl) {
+				return nil, fmt.Errorf("count rows of %s: the tenant state was read without it (apps.Reads)", tbl)
+			}
+			if t.extCol != "" {
+				// The column may not exist yet (an upgrade adds it): then no existing row matches.
+				if r, ok := tn.st.Extra(extraKeysKey(tbl, t.extCol)); ok && r.Err == nil {
+					for _, row := range r.Rows {
+						if row[0] != nil {
+							keys[valueKey(row[0])] = true
+						}
 					}
 				}
 			}
@@ -258,21 +255,12 @@ func projectedRows(ctx context.Context, db *sql.DB, app *App, env string) ([]pro
 	return out, nil
 }
 
-func readKeys(ctx context.Context, db *sql.DB, table, col string, keys map[string]bool) error {
-	rows, err := db.QueryContext(ctx, "SELECT "+schema.QuoteIdent(col)+" FROM "+schema.QuoteIdent(table))
-	if err != nil {
-		// The column may not exist yet (an upgrade adds it): then no existing row matches.
-		return nil
+func toInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case float64:
+		return int64(x)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var v any
-		if err := rows.Scan(&v); err != nil {
-			return fmt.Errorf("read %s.%s: %w", table, col, err)
-		}
-		if v != nil {
-			keys[valueKey(v)] = true
-		}
-	}
-	return rows.Err()
+	return 0
 }

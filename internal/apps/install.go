@@ -3,7 +3,6 @@ package apps
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -14,67 +13,15 @@ import (
 )
 
 // PlanInstall computes what Install would do — the compatibility check, the engine's DDL plan for the app's objects,
-// the seed record counts and the configuration to store — without writing anything. Compatibility problems are
-// reported in the plan's Check, not as an error, so a caller can show them next to the DDL; invalid
-// configOverrides are an error.
+// the seed record counts and the configuration to store — without writing anything, from one read of the tenant.
+// Compatibility problems are reported in the plan's Check, not as an error, so a caller can show them next to the
+// DDL; invalid configOverrides are an error.
 func PlanInstall(ctx context.Context, db *sql.DB, app *App, opts InstallOptions) (*InstallPlan, error) {
-	p, _, err := planInstall(ctx, db, app, opts)
-	return p, err
-}
-
-func planInstall(ctx context.Context, db *sql.DB, app *App, opts InstallOptions) (*InstallPlan, *tenantState, error) {
-	m := app.Manifest
-	if app.invalid != nil {
-		return nil, nil, app.invalid
-	}
-	cfg, err := m.ResolveConfig(opts.ConfigOverrides)
+	t, err := ReadTenant(ctx, db, app, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("app %s: %w", m.Name, err)
+		return nil, fmt.Errorf("plan app %s: %w", app.Manifest.Name, err)
 	}
-	st, err := readState(ctx, db)
-	if err != nil {
-		return nil, nil, fmt.Errorf("plan app %s: %w", m.Name, err)
-	}
-	chk, err := check(ctx, db, app, opts, st)
-	if err != nil {
-		return nil, nil, err
-	}
-	sp, err := schema.PlanOwner(ctx, db, app.Owner(), app.Objects, schema.PlanOptions{})
-	var conflict *schema.ConflictError
-	switch {
-	case errors.As(err, &conflict) && !chk.Compatible:
-		// The check already names every conflict; the plan has no schema until they are resolved.
-		sp = nil
-	case err != nil:
-		return nil, nil, fmt.Errorf("plan app %s: %w", m.Name, err)
-	}
-	p := &InstallPlan{App: m.Name, Version: m.Version, Check: chk, Schema: sp, Config: cfg, Seed: []SeedCount{}}
-	p.Action = ActionInstall
-	if inst, ok := st.byName[m.Name]; ok {
-		p.InstalledVersion = inst.Version
-		switch c := CompareVersions(m.Version, inst.Version); {
-		case c > 0:
-			p.Action = ActionUpgrade
-		case c < 0:
-			p.Action = ActionDowngrade
-		case inst.Checksum == app.Checksum && sameConfig(inst.Config, cfg) && sp != nil && sp.UpToDate:
-			p.Action = ActionNone
-		default:
-			p.Action = ActionReinstall
-		}
-	}
-	if !opts.SkipSeedData && p.Action != ActionNone {
-		targets, err := prepareSeeds(app.Objects, app.Datasets, opts.Env)
-		if err != nil {
-			return nil, nil, fmt.Errorf("plan app %s: %w", m.Name, err)
-		}
-		p.seeds = targets
-		for _, t := range targets {
-			p.Seed = append(p.Seed, SeedCount{Object: t.obj.Name, Mode: t.mode, Records: len(t.rows)})
-			p.SeedRecords += len(t.rows)
-		}
-	}
-	return p, st, nil
+	return t.PlanInstall(app, opts)
 }
 
 func sameConfig(a, b map[string]any) bool {
@@ -92,93 +39,44 @@ func sameConfig(a, b map[string]any) bool {
 }
 
 // Install installs app in the tenant database, or upgrades (or, with AllowDowngrade, downgrades) an installed
-// version: compatibility check → schema through the engine as owner app:<name> → seed data → the _objectstack_apps
-// row, all in ONE transaction, so a failure or a crash at any point leaves the app fully installed or not at all.
-// The result is filled even when an error is returned (Success=false, Error set).
+// version: one read, then compatibility check → schema through the engine as owner app:<name> → seed data → the
+// _objectstack_apps row, all in ONE transaction sent as one batch, so a failure or a crash at any point leaves the
+// app fully installed or not at all, and an install that raced another (the app registry or schema moved since
+// the read) rolls back as stale. The result is filled even when an error is returned (Success=false, Error set).
 func Install(ctx context.Context, db *sql.DB, app *App, opts InstallOptions) (*AppInstallResult, error) {
 	start := time.Now()
 	m := app.Manifest
-	res := &AppInstallResult{AppID: m.Name, Version: m.Version, InstalledObjects: app.ObjectNames(), CreatedTables: []string{}}
-	fail := func(err error) (*AppInstallResult, error) {
-		res.Success = false
-		res.Error = err.Error()
-		res.DurationMs = time.Since(start).Milliseconds()
+	fail := func(p *InstallPlan, err error) (*AppInstallResult, error) {
+		res := &AppInstallResult{AppID: m.Name, Version: m.Version, InstalledObjects: app.ObjectNames(), CreatedTables: []string{},
+			Error: err.Error(), DurationMs: time.Since(start).Milliseconds()}
+		if p != nil {
+			res.Action, res.PreviousVersion = p.Action, p.InstalledVersion
+		}
 		return res, err
 	}
-	p, st, err := planInstall(ctx, db, app, opts)
+	p, err := PlanInstall(ctx, db, app, opts)
 	if err != nil {
-		return fail(err)
+		return fail(nil, err)
 	}
-	res.Action = p.Action
-	res.PreviousVersion = p.InstalledVersion
-	if !p.Check.Compatible {
-		return fail(fmt.Errorf("%w: app %s %s: %s", ErrIncompatible, m.Name, m.Version, issueList(p.Check)))
+	holder := opts.Holder
+	if holder == "" {
+		holder = "apps-" + newID()
 	}
-	switch p.Action {
-	case ActionNone:
-		res.Success = true
-		res.DurationMs = time.Since(start).Milliseconds()
-		return res, nil
-	case ActionDowngrade:
-		if !opts.AllowDowngrade {
-			return fail(fmt.Errorf("%w: app %s %s is installed; installing %s would downgrade it (allow it explicitly)", ErrDowngrade, m.Name, p.InstalledVersion, m.Version))
-		}
+	var b *schema.Batch
+	if p.Schema != nil {
+		b = schema.NewBatch(p.Schema.State(), holder)
 	}
-	if err := p.Schema.CheckAllowed(opts.Allow); err != nil {
-		return fail(fmt.Errorf("app %s %s: %w", m.Name, m.Version, err))
-	}
-	targets := p.seeds
-	seeded := 0
-	inTx := func(ctx context.Context, tx *sql.Tx) error {
-		// The check ran before the transaction; re-read what it relied on now that the migration lock is held.
-		if err := recheckInTx(ctx, tx, app, st, p.InstalledVersion); err != nil {
-			return err
-		}
-		n, err := writeSeeds(ctx, tx, targets)
-		if err != nil {
-			return err
-		}
-		seeded = n
-		return registerApp(ctx, tx, app, p.Config)
-	}
-	source := opts.Source
-	if source == "" {
-		source = "apps"
-	}
-	exec, err := schema.Apply(ctx, db, p.Schema, schema.ApplyOptions{Allow: opts.Allow, Version: m.Version, Source: source, Holder: opts.Holder, InTx: inTx})
-	if exec != nil {
-		res.DeploymentID = exec.DeploymentID
-		res.StatementsExecuted = exec.StatementsExecuted
-	}
+	staged, err := p.Stage(b, app, opts)
 	if err != nil {
-		return fail(fmt.Errorf("install app %s %s: %w", m.Name, m.Version, err))
+		return fail(p, err)
 	}
-	res.CreatedTables = createdTables(app, p.Schema)
-	res.SeededRecords = seeded
-	res.Success = true
+	if seedHook != nil {
+		staged.observe(b)
+	}
+	out, err := b.Commit(ctx, db)
+	res, err := staged.Result(out, err)
 	res.DurationMs = time.Since(start).Milliseconds()
-	return res, nil
-}
-
-// recheckInTx guards against another installer having changed the app registry between the check and the lock.
-func recheckInTx(ctx context.Context, tx *sql.Tx, app *App, st *tenantState, plannedVersion string) error {
-	now, err := installedApps(ctx, tx)
-	if err != nil {
-		return err
-	}
-	byName := installedByName(now)
-	cur := ""
-	if a, ok := byName[app.Manifest.Name]; ok {
-		cur = a.Version
-	}
-	if cur != plannedVersion {
-		return fmt.Errorf("app %s changed while installing (installed version was %q, now %q); plan again", app.Manifest.Name, plannedVersion, cur)
-	}
-	fresh := &tenantState{installed: now, byName: byName, registered: st.registered}
-	if probs := dependencyProblems(app, fresh, nil); len(probs) > 0 {
-		return fmt.Errorf("%w: %s", ErrIncompatible, strings.Join(probs, "; "))
-	}
-	return nil
+	return res, err
 }
 
 func createdTables(app *App, p *schema.Plan) []string {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 )
 
 // appsTableSQL creates the app registry. It is written only inside an install/uninstall transaction, next to the
@@ -93,18 +95,12 @@ func installedByName(apps []InstalledApp) map[string]*InstalledApp {
 	return m
 }
 
-// registerApp writes (or replaces) the app's row, keeping the first installed_at across upgrades.
-func registerApp(ctx context.Context, tx *sql.Tx, app *App, config map[string]any) error {
-	if err := ensureAppsTable(ctx, tx); err != nil {
-		return err
-	}
+// registerStatements write (or replace) the app's row, keeping the first installed_at across upgrades.
+func registerStatements(app *App, config map[string]any) []database.Stmt {
 	if config == nil {
 		config = map[string]any{}
 	}
-	cfg, err := json.Marshal(config)
-	if err != nil {
-		return fmt.Errorf("encode config: %w", err)
-	}
+	cfg, _ := json.Marshal(config) // ResolveConfig produced it from JSON-compatible values
 	names := app.ObjectNames()
 	sort.Strings(names)
 	objs, _ := json.Marshal(names)
@@ -113,22 +109,15 @@ func registerApp(ctx context.Context, tx *sql.Tx, app *App, config map[string]an
 		depList = []Dependency{}
 	}
 	deps, _ := json.Marshal(depList)
-	man, err := json.Marshal(app.Manifest)
-	if err != nil {
-		return fmt.Errorf("encode manifest: %w", err)
-	}
+	man, _ := json.Marshal(app.Manifest)
 	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-	_, err = tx.ExecContext(ctx, `INSERT INTO "_objectstack_apps"
+	return []database.Stmt{{SQL: appsTableSQL}, {SQL: `INSERT INTO "_objectstack_apps"
 		("name", "version", "checksum", "config", "objects", "dependencies", "manifest", "installed_at", "updated_at")
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT ("name") DO UPDATE SET "version" = excluded."version", "checksum" = excluded."checksum",
 			"config" = excluded."config", "objects" = excluded."objects", "dependencies" = excluded."dependencies",
 			"manifest" = excluded."manifest", "updated_at" = excluded."updated_at"`,
-		app.Manifest.Name, app.Manifest.Version, app.Checksum, string(cfg), string(objs), string(deps), string(man), now, now)
-	if err != nil {
-		return fmt.Errorf("register app %s: %w", app.Manifest.Name, err)
-	}
-	return nil
+		Args: []any{app.Manifest.Name, app.Manifest.Version, app.Checksum, string(cfg), string(objs), string(deps), string(man), now, now}}}
 }
 
 func unregisterApp(ctx context.Context, tx *sql.Tx, name string) error {

@@ -1,9 +1,7 @@
 package apps
 
 import (
-	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 )
 
@@ -346,175 +345,200 @@ func valueKey(v any) string {
 // maxSeedVariables keeps one INSERT under the bound-parameter limits of SQLite builds and remote libSQL servers.
 const maxSeedVariables = 900
 
-// writeSeeds writes every target's records inside tx and returns the number of rows inserted or updated.
-func writeSeeds(ctx context.Context, tx *sql.Tx, targets []seedTarget) (int, error) {
-	total := 0
-	for _, t := range targets {
-		total += len(t.rows)
-	}
-	written := 0
-	progress := func(n int) {
-		written += n
-		if seedHook != nil {
-			seedHook(written, total)
-		}
-	}
-	for _, t := range targets {
-		if err := writeDataset(ctx, tx, t, progress); err != nil {
-			return written, fmt.Errorf("seed %s (%s): %w", t.obj.Name, t.ds.Source, err)
-		}
-	}
-	return written, nil
+// seedStmt is one statement of a dataset's write; counts marks those whose affected rows are seeded records, and
+// records how many records it carries (for the crash test's progress hook).
+type seedStmt struct {
+	database.Stmt
+	counts  bool
+	records int
+	check   string // set on a guard: the error to report when it fails
 }
 
-func writeDataset(ctx context.Context, tx *sql.Tx, t seedTarget, progress func(int)) error {
+// seedStatements writes a dataset as statements that are correct whatever the table holds when they run — no
+// read of existing rows first — so they go into the revision's one batch: existing rows are matched by the
+// external id inside each statement (UPDATE … FROM (VALUES …), INSERT … SELECT … WHERE NOT EXISTS). fresh says the
+// table did not exist when the tenant was read (it is created in the same batch), so every record is an insert.
+// A record repeating an external id of the same dataset updates the row the first one wrote, as before.
+func seedStatements(t seedTarget, existed bool) []seedStmt {
 	table := schema.QuoteIdent(t.obj.Table())
-	existingByExt := map[string]string{}
-	existingIDs := map[string]bool{}
+	var out []seedStmt
+	ext := t.extCol
+	if ext == "" {
+		ext = "id" // records that name their id match on it
+	}
 	if t.mode == ModeReplace {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table); err != nil {
-			return fmt.Errorf("replace: delete existing rows: %w", err)
+		out = append(out, seedStmt{Stmt: database.Stmt{SQL: "DELETE FROM " + table}})
+		existed = false
+	}
+	first := make([]seedRow, 0, len(t.rows))
+	var repeats []seedRow
+	seen := map[string]bool{}
+	for _, r := range t.rows {
+		key := r.ext
+		if t.extCol == "" {
+			key = nil
+			if r.id != "" {
+				key = r.id
+			}
 		}
-	} else {
-		if err := loadExisting(ctx, tx, table, t.extCol, existingByExt, existingIDs); err != nil {
-			return err
+		if key != nil {
+			k := valueKey(key)
+			if seen[k] {
+				repeats = append(repeats, r)
+				continue
+			}
+			seen[k] = true
+		}
+		if r.id == "" {
+			r.id = newID()
+		}
+		first = append(first, r)
+	}
+	switch {
+	case !existed:
+		if t.mode != ModeUpdate {
+			out = append(out, insertStatements(table, first)...)
+		}
+	case t.mode == ModeInsert:
+		out = append(out, duplicateGuards(table, ext, first)...)
+		out = append(out, insertStatements(table, first)...)
+	default:
+		if t.mode == ModeUpsert || t.mode == ModeUpdate {
+			out = append(out, updateStatements(table, ext, first)...)
+		}
+		if t.mode != ModeUpdate {
+			out = append(out, insertMissingStatements(table, ext, first)...)
 		}
 	}
-	var inserts []seedRow
-	for i, r := range t.rows {
-		matchID := ""
-		if r.ext != nil {
-			matchID = existingByExt[valueKey(r.ext)]
-		}
-		if matchID == "" && r.id != "" && existingIDs[r.id] {
-			matchID = r.id
-		}
-		switch {
-		case matchID != "" && t.mode == ModeInsert:
-			return fmt.Errorf("records[%d]: a row with %s = %s already exists (mode insert refuses duplicates; use upsert or ignore)", i, t.extCol, formatValue(r.ext))
-		case matchID != "" && t.mode == ModeIgnore:
-			continue
-		case matchID != "":
-			if err := updateRow(ctx, tx, table, matchID, r); err != nil {
-				return fmt.Errorf("records[%d]: %w", i, err)
-			}
-			progress(1)
-		case t.mode == ModeUpdate:
-			continue
-		default:
-			if r.id == "" {
-				r.id = newID()
-			}
-			if r.ext != nil {
-				// A dataset that repeats an external id updates the row it just inserted instead of duplicating it.
-				existingByExt[valueKey(r.ext)] = r.id
-			}
-			existingIDs[r.id] = true
-			inserts = append(inserts, r)
-		}
+	if t.mode != ModeIgnore && t.mode != ModeInsert {
+		out = append(out, updateStatements(table, ext, repeats)...)
 	}
-	return insertRows(ctx, tx, table, inserts, progress)
+	return out
 }
 
-func loadExisting(ctx context.Context, tx *sql.Tx, table, extCol string, byExt map[string]string, ids map[string]bool) error {
-	q := `SELECT "id" FROM ` + table
-	if extCol != "" && extCol != "id" {
-		q = `SELECT "id", ` + schema.QuoteIdent(extCol) + ` FROM ` + table
-	}
-	rows, err := tx.QueryContext(ctx, q)
-	if err != nil {
-		return fmt.Errorf("read existing rows: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id sql.NullString
-		var ext any
-		dest := []any{&id}
-		if extCol != "" && extCol != "id" {
-			dest = append(dest, &ext)
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("read existing rows: %w", err)
-		}
-		ids[id.String] = true
-		if extCol == "id" {
-			byExt[valueKey(id.String)] = id.String
-		} else if ext != nil {
-			byExt[valueKey(ext)] = id.String
-		}
-	}
-	return rows.Err()
-}
-
-func updateRow(ctx context.Context, tx *sql.Tx, table, id string, r seedRow) error {
-	var b strings.Builder
-	b.WriteString("UPDATE ")
-	b.WriteString(table)
-	b.WriteString(` SET "updated_at" = strftime('%Y-%m-%dT%H:%M:%fZ','now')`)
-	for _, c := range r.cols {
-		b.WriteString(", ")
-		b.WriteString(schema.QuoteIdent(c))
-		b.WriteString(" = ?")
-	}
-	b.WriteString(` WHERE "id" = ?`)
-	args := append(append([]any{}, r.vals...), id)
-	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-		return fmt.Errorf("update %s: %w", id, err)
-	}
-	return nil
-}
-
-// insertRows inserts rows in multi-row INSERT statements, one statement shape per column set.
-func insertRows(ctx context.Context, tx *sql.Tx, table string, rows []seedRow, progress func(int)) error {
-	type group struct {
-		cols []string
-		rows []seedRow
-	}
+// groupRows splits rows into runs that share a column set and fit under maxSeedVariables with extra columns each.
+func groupRows(rows []seedRow, extra int) [][]seedRow {
 	var order []string
-	groups := map[string]*group{}
+	groups := map[string][]seedRow{}
 	for _, r := range rows {
 		sig := strings.Join(r.cols, "\x00")
-		g, ok := groups[sig]
-		if !ok {
-			g = &group{cols: r.cols}
-			groups[sig] = g
+		if _, ok := groups[sig]; !ok {
 			order = append(order, sig)
 		}
-		g.rows = append(g.rows, r)
+		groups[sig] = append(groups[sig], r)
 	}
+	var out [][]seedRow
 	for _, sig := range order {
 		g := groups[sig]
-		width := len(g.cols) + 1
-		per := maxSeedVariables / width
-		if per < 1 {
-			per = 1
-		}
-		stmts := map[int]*sql.Stmt{}
-		for start := 0; start < len(g.rows); start += per {
-			end := min(start+per, len(g.rows))
-			n := end - start
-			st, ok := stmts[n]
-			if !ok {
-				var err error
-				st, err = tx.PrepareContext(ctx, insertSQL(table, g.cols, n))
-				if err != nil {
-					return fmt.Errorf("prepare insert: %w", err)
-				}
-				defer st.Close()
-				stmts[n] = st
-			}
-			args := make([]any, 0, n*width)
-			for _, r := range g.rows[start:end] {
-				args = append(args, r.id)
-				args = append(args, r.vals...)
-			}
-			if _, err := st.ExecContext(ctx, args...); err != nil {
-				return fmt.Errorf("insert rows %d..%d: %w", start, end-1, err)
-			}
-			progress(n)
+		per := max(maxSeedVariables/(len(g[0].cols)+extra), 1)
+		for start := 0; start < len(g); start += per {
+			out = append(out, g[start:min(start+per, len(g))])
 		}
 	}
-	return nil
+	return out
+}
+
+func insertStatements(table string, rows []seedRow) []seedStmt {
+	var out []seedStmt
+	for _, g := range groupRows(rows, 1) {
+		args := make([]any, 0, len(g)*(len(g[0].cols)+1))
+		for _, r := range g {
+			args = append(args, r.id)
+			args = append(args, r.vals...)
+		}
+		out = append(out, seedStmt{Stmt: database.Stmt{SQL: insertSQL(table, g[0].cols, len(g)), Args: args}, counts: true, records: len(g)})
+	}
+	return out
+}
+
+// valuesRows is "(VALUES (?, …), …)" with the match key first, then each row's id and columns.
+func valuesRows(g []seedRow, key func(seedRow) any) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, len(g)*(len(g[0].cols)+2))
+	tuple := "(?, ?" + strings.Repeat(", ?", len(g[0].cols)) + ")"
+	b.WriteString("(VALUES ")
+	for i, r := range g {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+		args = append(args, key(r), r.id)
+		args = append(args, r.vals...)
+	}
+	b.WriteString(")")
+	return b.String(), args
+}
+
+func matchKey(ext string) func(seedRow) any {
+	return func(r seedRow) any {
+		if ext == "id" {
+			return r.id
+		}
+		return r.ext
+	}
+}
+
+// updateStatements updates the rows whose external id matches a record (UPDATE … FROM (VALUES …)).
+func updateStatements(table, ext string, rows []seedRow) []seedStmt {
+	var out []seedStmt
+	for _, g := range groupRows(rows, 2) {
+		vals, args := valuesRows(g, matchKey(ext))
+		var b strings.Builder
+		b.WriteString("UPDATE " + table + ` SET "updated_at" = strftime('%Y-%m-%dT%H:%M:%fZ','now')`)
+		for i, c := range g[0].cols {
+			fmt.Fprintf(&b, ", %s = v.column%d", schema.QuoteIdent(c), i+3)
+		}
+		fmt.Fprintf(&b, " FROM %s AS v WHERE %s.%s = v.column1", vals, table, schema.QuoteIdent(ext))
+		out = append(out, seedStmt{Stmt: database.Stmt{SQL: b.String(), Args: args}, counts: true, records: len(g)})
+	}
+	return out
+}
+
+// insertMissingStatements inserts the records whose external id no row has (INSERT … SELECT … WHERE NOT EXISTS).
+// Records without an external id value are always inserted.
+func insertMissingStatements(table, ext string, rows []seedRow) []seedStmt {
+	var out []seedStmt
+	for _, g := range groupRows(rows, 2) {
+		vals, args := valuesRows(g, matchKey(ext))
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + table + ` ("id"`)
+		for _, c := range g[0].cols {
+			b.WriteString(", " + schema.QuoteIdent(c))
+		}
+		b.WriteString(") SELECT v.column2")
+		for i := range g[0].cols {
+			fmt.Fprintf(&b, ", v.column%d", i+3)
+		}
+		fmt.Fprintf(&b, " FROM %s AS v WHERE v.column1 IS NULL OR NOT EXISTS (SELECT 1 FROM %s WHERE %s.%s = v.column1)",
+			vals, table, table, schema.QuoteIdent(ext))
+		out = append(out, seedStmt{Stmt: database.Stmt{SQL: b.String(), Args: args}, counts: true, records: len(g)})
+	}
+	return out
+}
+
+// duplicateGuards fail the batch when a record of an insert-mode dataset already exists (json() of a non-JSON text
+// raises an error); the error names the external id column.
+func duplicateGuards(table, ext string, rows []seedRow) []seedStmt {
+	var out []seedStmt
+	var keyed []seedRow
+	for _, r := range rows {
+		if matchKey(ext)(r) != nil {
+			keyed = append(keyed, r)
+		}
+	}
+	per := maxSeedVariables
+	for start := 0; start < len(keyed); start += per {
+		g := keyed[start:min(start+per, len(keyed))]
+		args := make([]any, 0, len(g))
+		for _, r := range g {
+			args = append(args, matchKey(ext)(r))
+		}
+		msg := fmt.Sprintf("a row with one of the dataset's %s values already exists (mode insert refuses duplicates; use upsert or ignore)", ext)
+		out = append(out, seedStmt{Stmt: database.Stmt{SQL: fmt.Sprintf(
+			"SELECT CASE WHEN EXISTS (SELECT 1 FROM %s WHERE %s IN (%s)) THEN json('duplicate') ELSE 1 END",
+			table, schema.QuoteIdent(ext), strings.TrimSuffix(strings.Repeat("?, ", len(g)), ", ")), Args: args}, check: msg})
+	}
+	return out
 }
 
 func insertSQL(table string, cols []string, n int) string {

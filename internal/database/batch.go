@@ -43,6 +43,9 @@ type WriteOptions struct {
 	// a transaction, so it runs before BEGIN on the same connection (and is restored after, for pooled ones):
 	// with enforcement on, DROP TABLE's implicit DELETE would cascade into child rows during a table rebuild.
 	ForeignKeysOff bool
+	// BeforeStatement, when set, is called before each statement of a local batch runs (a remote batch runs on
+	// the server in one request). Crash-safety tests use it to learn that a migration is under way.
+	BeforeStatement func(i int)
 }
 
 // Batcher runs a list of statements against one database in ONE round trip. It is the unit of cost the engine
@@ -142,7 +145,7 @@ func (l localBatcher) Write(ctx context.Context, stmts []Stmt, opts WriteOptions
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	out, err := runStmts(ctx, tx, stmts)
+	out, err := runStmts(ctx, tx, stmts, opts.BeforeStatement)
 	if err != nil {
 		_ = tx.Rollback()
 		return out, err
@@ -158,9 +161,12 @@ type sqlRunner interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func runStmts(ctx context.Context, r sqlRunner, stmts []Stmt) ([]Result, error) {
+func runStmts(ctx context.Context, r sqlRunner, stmts []Stmt, before func(int)) ([]Result, error) {
 	out := make([]Result, 0, len(stmts))
 	for i, s := range stmts {
+		if before != nil {
+			before(i)
+		}
 		if !s.Query {
 			res, err := r.ExecContext(ctx, s.SQL, s.Args...)
 			if err != nil {

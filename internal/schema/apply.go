@@ -121,6 +121,9 @@ func apply(ctx context.Context, db *sql.DB, p *Plan, opts ApplyOptions, rollback
 	if holder == "" {
 		holder = newID("apply-")
 	}
+	if opts.InTx == nil && p.state != nil {
+		return applyBatched(ctx, db, p, opts, holder, rollbackOf)
+	}
 	depID := ""
 	if !p.UpToDate {
 		depID = newID("dep-")
@@ -178,6 +181,29 @@ func apply(ctx context.Context, db *sql.DB, p *Plan, opts ApplyOptions, rollback
 	}
 	res.Status = StatusReady
 	res.StatementsExecuted = executed
+	return res, nil
+}
+
+// applyBatched applies one plan as one batch: one round trip.
+func applyBatched(ctx context.Context, db *sql.DB, p *Plan, opts ApplyOptions, holder, rollbackOf string) (*DeployExecutionResult, error) {
+	b := NewBatch(p.state, holder)
+	if _, err := b.addPlan(p, opts, rollbackOf); err != nil {
+		return nil, err
+	}
+	out, err := b.Commit(ctx, db)
+	res := &DeployExecutionResult{Status: StatusFailed, CompletedAt: now()}
+	if len(out.Deployments) > 0 {
+		res = out.Deployments[0]
+	}
+	if err != nil {
+		if res.Error == "" {
+			res.Status, res.Error = StatusFailed, err.Error()
+		}
+		if errors.Is(err, ErrStalePlan) || isLocked(err) {
+			return res, fmt.Errorf("apply %s: %w", p.Owner, err)
+		}
+		return res, err
+	}
 	return res, nil
 }
 
@@ -251,6 +277,19 @@ func runInTx(ctx context.Context, tx *sql.Tx, p *Plan, opts ApplyOptions, holder
 
 // checkNoCascadingDrops refuses a plan that drops (or rebuilds) a table other tables reference.
 func checkNoCascadingDrops(p *Plan, cur *dbSchema) error {
+	if hits := cascadingDrops(p, cur); len(hits) > 0 {
+		return cascadeError(hits)
+	}
+	return nil
+}
+
+func cascadeError(hits []string) error {
+	return fmt.Errorf("foreign-key enforcement is on for the migration connection and SQLite cannot switch it off inside a transaction: %s; nothing was applied (run the migration on a connection where PRAGMA foreign_keys=OFF takes effect)", strings.Join(hits, "; "))
+}
+
+// cascadingDrops lists what the plan's DROP TABLEs (including a rebuild's) would cascade into were foreign keys
+// enforced on the migration connection.
+func cascadingDrops(p *Plan, cur *dbSchema) []string {
 	var hits []string
 	for _, s := range p.Migration.Statements {
 		if s.SQL != "DROP TABLE "+qi(s.Object) {
@@ -267,10 +306,7 @@ func checkNoCascadingDrops(p *Plan, cur *dbSchema) error {
 			}
 		}
 	}
-	if len(hits) > 0 {
-		return fmt.Errorf("foreign-key enforcement is on for the migration connection and SQLite cannot switch it off inside a transaction: %s; nothing was applied (run the migration on a connection where PRAGMA foreign_keys=OFF takes effect)", strings.Join(hits, "; "))
-	}
-	return nil
+	return hits
 }
 
 // foreignKeyCheck runs PRAGMA foreign_key_check on the tables the plan touched, in one query.

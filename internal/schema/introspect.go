@@ -59,6 +59,46 @@ func introspect(ctx context.Context, q queryer) (*dbSchema, error) {
 		return nil, fmt.Errorf("introspect: %w", err)
 	}
 	defer rows.Close()
+	var all [][]any
+	for rows.Next() {
+		vals := make([]any, 9)
+		ptrs := make([]any, 9)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("introspect: %w", err)
+		}
+		all = append(all, vals)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("introspect: %w", err)
+	}
+	return introspectRows(all)
+}
+
+func nullString(v any) sql.NullString {
+	switch x := v.(type) {
+	case nil:
+		return sql.NullString{}
+	case string:
+		return sql.NullString{String: x, Valid: true}
+	case []byte:
+		return sql.NullString{String: string(x), Valid: true}
+	}
+	return sql.NullString{String: fmt.Sprint(v), Valid: true}
+}
+
+func nullInt(v any) sql.NullInt64 {
+	if v == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: asInt(v), Valid: true}
+}
+
+// introspectRows builds the schema from introspectQuery's rows, however they were fetched (database/sql or a
+// Hrana batch).
+func introspectRows(all [][]any) (*dbSchema, error) {
 	s := &dbSchema{Tables: map[string]*table{}}
 	h := sha256.New()
 	get := func(name string) *table {
@@ -79,17 +119,13 @@ func introspect(ctx context.Context, q queryer) (*dbSchema, error) {
 	// has no index on name, so a join would scan it once per index.
 	indexSQL := map[string]string{}
 	partial := map[string]bool{}
-	for rows.Next() {
-		var (
-			k          int64
-			tbl        string
-			n          sql.NullString
-			s1, s2, s3 sql.NullString
-			i1, i2, i3 sql.NullInt64
-		)
-		if err := rows.Scan(&k, &tbl, &n, &s1, &s2, &s3, &i1, &i2, &i3); err != nil {
-			return nil, fmt.Errorf("introspect: %w", err)
+	for _, row := range all {
+		if len(row) != 9 {
+			return nil, fmt.Errorf("introspect: row of %d columns", len(row))
 		}
+		k, tbl, n := asInt(row[0]), asString(row[1]), nullString(row[2])
+		s1, s2, s3 := nullString(row[3]), nullString(row[4]), nullString(row[5])
+		i1, i2, i3 := nullInt(row[6]), nullInt(row[7]), nullInt(row[8])
 		if k != 4 { // the registry's existence is not part of the user schema
 			// Hand-rolled rather than fmt: this runs for every column of every table.
 			buf = strconv.AppendInt(buf[:0], k, 10)
@@ -177,9 +213,6 @@ func introspect(ctx context.Context, q queryer) (*dbSchema, error) {
 		case 4:
 			s.HasRegistry = true
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("introspect: %w", err)
 	}
 	for _, t := range s.Tables {
 		for i := range t.Indexes {

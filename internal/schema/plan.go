@@ -33,7 +33,15 @@ type Plan struct {
 	tables       map[string]string // desired object name → table ("" for abstract objects)
 	previousJSON []byte            // the owner's registered objects when planned, as a JSON array
 	fkCheck      []string          // tables whose foreign keys Apply verifies
+	want         map[string]*table // the owner's tables as they will be (State.After)
+	dropTables   []string          // tables the plan drops
+	cascadeRisk  []string          // what dropping would cascade into were foreign keys enforced
+	registered   []registryRow     // the owner's registry rows when planned
+	state        *State            // what the plan was made from (nil for plans made inside a legacy transaction)
 }
+
+// State is the State the plan was made from (nil for a plan made inside a legacy transaction).
+func (p *Plan) State() *State { return p.state }
 
 // Objects returns the desired objects the plan converges to.
 func (p *Plan) Objects() []bundle.Object { return p.objects }
@@ -76,15 +84,11 @@ func PlanOwner(ctx context.Context, db *sql.DB, owner Owner, objects []bundle.Ob
 	if owner.Kind() != "bundle" && owner.Kind() != "app" || owner.Name() == "" {
 		return nil, fmt.Errorf("plan: owner %q is not bundle:<name> or app:<name>", owner)
 	}
-	cur, reg, err := readState(ctx, db, owner)
+	st, err := ReadState(ctx, db, ReadOptions{Owners: []Owner{owner}})
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", owner, err)
 	}
-	p, err := buildPlan(owner, objects, cur, reg)
-	if err != nil {
-		return nil, fmt.Errorf("plan %s: %w", owner, err)
-	}
-	return p, nil
+	return st.Plan(owner, objects)
 }
 
 func readState(ctx context.Context, q queryer, owner Owner) (*dbSchema, []registryRow, error) {
@@ -198,6 +202,7 @@ func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []regist
 			}
 		}
 		if r.Owner == string(owner) {
+			p.registered = append(p.registered, r)
 			prevPairs[r.Name] = r.Checksum
 			prevRaw = append(prevRaw, r.Definition)
 		}
@@ -287,6 +292,7 @@ func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []regist
 	if err := checkIndexNames(want, cur); err != nil {
 		return nil, err
 	}
+	p.want = want
 
 	// Creates and alterations, tables in dependency order (referenced first).
 	for _, tn := range topoOrder(want) {
@@ -409,6 +415,12 @@ func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []regist
 		}
 	}
 	p.fkCheck = sortedKeys(pl.fkCheck)
+	for _, t := range sortedKeys(dropping) {
+		if _, exists := cur.Tables[t]; exists {
+			p.dropTables = append(p.dropTables, t)
+		}
+	}
+	p.cascadeRisk = cascadingDrops(p, cur)
 	p.UpToDate = len(p.Migration.Statements) == 0 && setChecksum(prevPairs) == p.Checksum
 	return p, nil
 }
