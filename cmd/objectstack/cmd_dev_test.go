@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -34,7 +35,7 @@ func TestDevCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errOut syncBuffer
-	args := []string{"dev", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--api-token", "dev-cli-token"}
+	args := []string{"dev", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--api-token", "dev-cli-token", "--advertise", "Devbox.Example:18080"}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, &out, &errOut) }()
 
@@ -64,9 +65,14 @@ func TestDevCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("create through dev: %d", resp.StatusCode)
+	}
+	// --advertise is the Hostname handed out, whatever address the call came in on.
+	if !strings.Contains(string(body), `"Hostname":"devbox.example:18080"`) || !strings.Contains(out.String(), "devbox.example:18080") {
+		t.Errorf("--advertise: create answered %s; banner %q", body, out.String())
 	}
 	cancel()
 	select {
@@ -81,10 +87,11 @@ func TestDevCommand(t *testing.T) {
 
 func TestDevCommandUsage(t *testing.T) {
 	for name, args := range map[string][]string{
-		"no data dir":  {"dev"},
-		"bad listen":   {"dev", "--data-dir", t.TempDir(), "--listen", "nonsense"},
-		"extra args":   {"dev", "--data-dir", t.TempDir(), "extra"},
-		"unknown flag": {"dev", "--nope"},
+		"no data dir":   {"dev"},
+		"bad listen":    {"dev", "--data-dir", t.TempDir(), "--listen", "nonsense"},
+		"bad advertise": {"dev", "--data-dir", t.TempDir(), "--advertise", "http://127.0.0.1:8080"},
+		"extra args":    {"dev", "--data-dir", t.TempDir(), "extra"},
+		"unknown flag":  {"dev", "--nope"},
 	} {
 		if _, _, code := runCLI(t, args...); code != exitUsage {
 			t.Errorf("%s: exit %d, want %d", name, code, exitUsage)

@@ -5,6 +5,7 @@ package database
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -44,7 +45,9 @@ func IsRemote(dsn string) bool {
 }
 
 // Open opens dsn, which is a libsql://, https://, http:// URL (with token as its auth token),
-// a file: URL, or a plain filesystem path. The token is never part of any error message.
+// a file: URL, or a plain filesystem path. A remote URL may carry "?tls=0" or "?tls=1", as
+// Turso's clients accept: "libsql://<host:port>?tls=0" is how a Turso-style Hostname of a
+// plain-HTTP server (objectstack dev) is written. The token is never part of any error message.
 func Open(dsn, token string) (*sql.DB, error) {
 	if !IsRemote(dsn) && !strings.HasPrefix(dsn, "file:") {
 		u, err := FileURL(dsn)
@@ -57,10 +60,21 @@ func Open(dsn, token string) (*sql.DB, error) {
 	if token != "" && IsRemote(dsn) {
 		opts = append(opts, libsql.WithAuthToken(token))
 	}
-	if strings.HasPrefix(dsn, "http://") {
-		opts = append(opts, libsql.WithTls(false))
+	connectURL := dsn
+	if IsRemote(dsn) {
+		var tls *bool
+		var err error
+		if connectURL, tls, err = splitTLS(dsn); err != nil {
+			return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
+		}
+		if tls == nil && strings.HasPrefix(dsn, "http://") {
+			tls = new(false)
+		}
+		if tls != nil {
+			opts = append(opts, libsql.WithTls(*tls))
+		}
 	}
-	c, err := libsql.NewConnector(dsn, opts...)
+	c, err := libsql.NewConnector(connectURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
@@ -79,6 +93,32 @@ func Open(dsn, token string) (*sql.DB, error) {
 		db.SetMaxOpenConns(1)
 	}
 	return db, nil
+}
+
+// splitTLS removes a "tls" query parameter from a remote URL and returns what it asked for:
+// libsql-client-go's connector refuses every query parameter (only its sql.Open DSN form reads
+// "tls"), while @libsql/client and Turso's docs write "libsql://host:port?tls=0" for a server
+// without TLS. Any other parameter is left for the connector to refuse.
+func splitTLS(dsn string) (string, *bool, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", nil, errors.New("the URL cannot be parsed")
+	}
+	q := u.Query()
+	if !q.Has("tls") {
+		return dsn, nil, nil
+	}
+	var tls bool
+	switch v := q.Get("tls"); v {
+	case "0":
+	case "1":
+		tls = true
+	default:
+		return "", nil, fmt.Errorf("unknown value %q of the tls query parameter: valid values are 0 and 1", v)
+	}
+	q.Del("tls")
+	u.RawQuery = q.Encode()
+	return u.String(), &tls, nil
 }
 
 // Redact returns dsn without any credentials in its user info or query string.

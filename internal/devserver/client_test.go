@@ -361,4 +361,17 @@ func TestClientHostRouting(t *testing.T) {
 	if err := db.QueryRowContext(context.Background(), `SELECT 1`).Scan(&one); err != nil || one != 1 {
 		t.Fatalf("host-routed query: %d %v", one, err)
 	}
+
+	// A Host naming a database wins over the token: another database's token is refused there,
+	// not quietly routed to the database it was minted for.
+	ts.createDB("elsewhere")
+	c, err = libsql.NewConnector("http://hosted-acme.local:80", libsql.WithAuthToken(ts.token("elsewhere", "")), libsql.WithTls(false), libsql.WithProxy(ts.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := sql.OpenDB(c)
+	defer other.Close()
+	if err := other.QueryRowContext(context.Background(), `SELECT 1`).Scan(&one); err == nil || !strings.Contains(err.Error(), "not valid for this database") {
+		t.Fatalf("legacy Host of one database with another's token: %v, want 401", err)
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -59,12 +58,14 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /dev/{name}/v2/pipeline", func(w http.ResponseWriter, r *http.Request) {
 		s.handlePipeline(w, r, r.PathValue("name"))
 	})
+	// The root: what Turso's clients reach given only the Hostname. A Host naming a database
+	// (the old "<db>-<org>.local" scheme) routes there; anything else routes by the token.
 	mux.HandleFunc("POST /v2/pipeline", func(w http.ResponseWriter, r *http.Request) {
 		name, ok := s.databaseForHost(r.Host)
 		if !ok {
-			hranaHTTPError(w, http.StatusNotFound, "NAMESPACE_DOESNT_EXIST",
-				fmt.Sprintf("no database for host %q: use http://<server>/db/<database>/v2/pipeline, or a Host of <database>-<org>.local", r.Host))
-			return
+			if name, ok = s.databaseForToken(w, r); !ok {
+				return
+			}
 		}
 		s.handlePipeline(w, r, name)
 	})
@@ -189,10 +190,6 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) (e *dbEntry, gen
 	return e, e.gen
 }
 
-func hostname(e *dbEntry) string { return e.name + "-" + e.org + ".local" }
-
-func baseURL(r *http.Request) string { return "http://" + r.Host }
-
 func (s *Server) databaseJSON(r *http.Request, e *dbEntry) map[string]any {
 	loc := defaultLocation
 	if g := s.groups[groupKey(e.org, e.group)]; g != nil {
@@ -201,8 +198,8 @@ func (s *Server) databaseJSON(r *http.Request, e *dbEntry) map[string]any {
 	return map[string]any{
 		"Name":              e.name,
 		"DbId":              e.dbID,
-		"Hostname":          hostname(e),
-		"Url":               DatabaseURL(baseURL(r), e.name),
+		"Hostname":          s.hostnameFor(r),
+		"Url":               DatabaseURL(s.baseURL(r), e.name),
 		"block_reads":       e.cfg.BlockReads,
 		"block_writes":      e.cfg.BlockWrites,
 		"allow_attach":      false,
@@ -297,7 +294,7 @@ func (s *Server) createDatabase(w http.ResponseWriter, r *http.Request) {
 	s.dbs[e.name] = e
 	s.log.Info("database created", "org", org, "database", e.name, "group", e.group)
 	writeJSON(w, http.StatusOK, map[string]any{"database": map[string]any{
-		"DbId": e.dbID, "Hostname": hostname(e), "Name": e.name, "Url": DatabaseURL(baseURL(r), e.name),
+		"DbId": e.dbID, "Hostname": s.hostnameFor(r), "Name": e.name, "Url": DatabaseURL(s.baseURL(r), e.name),
 	}})
 }
 
@@ -672,30 +669,6 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listLocations(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"locations": locations})
-}
-
-// databaseForHost routes Host-based Hrana requests: "<db>-<org>.local" (the Hostname this
-// server hands out) or "<db>.<anything>" (sqld's namespace-from-first-label convention).
-func (s *Server) databaseForHost(host string) (string, bool) {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	if host == "" || host == "localhost" || net.ParseIP(host) != nil {
-		return "", false
-	}
-	label, _, _ := strings.Cut(host, ".")
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, e := range s.dbs {
-		if hostname(e) == host || e.name+"-"+e.org == label {
-			return e.name, true
-		}
-	}
-	if s.dbs[label] != nil {
-		return label, true
-	}
-	return "", false
 }
 
 var sizeRe = regexp.MustCompile(`^(\d+)\s*(b|kb|mb|gb|tb)?$`)

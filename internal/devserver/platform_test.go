@@ -18,7 +18,7 @@ func TestPlatformDatabaseLifecycle(t *testing.T) {
 		t.Fatalf("create: %d %s", st, raw)
 	}
 	d := m["database"].(map[string]any)
-	if d["Name"] != "shop-1" || d["Hostname"] != "shop-1-acme.local" || d["DbId"] == "" || d["Url"] != ts.url+"/db/shop-1" {
+	if d["Name"] != "shop-1" || d["Hostname"] != ts.run.Addr || d["DbId"] == "" || d["Url"] != ts.url+"/db/shop-1" {
 		t.Fatalf("create response: %s", raw)
 	}
 	dbID := d["DbId"]

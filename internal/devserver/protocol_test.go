@@ -344,10 +344,10 @@ func TestProtocolHTTPAuthErrors(t *testing.T) {
 			t.Errorf("GET %s: %d", p, st)
 		}
 	}
-	// Host routing without a database host explains the URL scheme.
-	st, m, _ := ts.do("POST", "/v2/pipeline", ts.token("errs", ""), body)
-	if st != 404 || !strings.Contains(fmt.Sprint(m["error"]), "/db/<database>") {
-		t.Errorf("POST /v2/pipeline on an IP host: %d %v", st, m)
+	// The root without a token cannot be routed, and says how it routes.
+	st, m, _ := ts.do("POST", "/v2/pipeline", "", body)
+	if st != 401 || m["code"] != "AUTH_HEADER_NOT_FOUND" || !strings.Contains(fmt.Sprint(m["error"]), "routed by the database token") {
+		t.Errorf("POST /v2/pipeline without a token: %d %v", st, m)
 	}
 }
 

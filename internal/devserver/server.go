@@ -15,18 +15,36 @@
 //     database, authenticated with database tokens minted by the Platform API (Ed25519 JWTs,
 //     claims a=rw|ro, id=<database>, exp; auth/rotate invalidates all earlier tokens).
 //
-// URL scheme. A database named <db> in organization <org> is reachable at
+// Hostnames. Turso hands out a Hostname per database and its clients connect to
+// "libsql://<Hostname>" with nothing else; a local server cannot mint DNS names without hosts
+// file changes. So every database's Hostname is the server's own address, host:port (e.g.
+// "127.0.0.1:8080"), usable as-is as "http://<Hostname>" or "libsql://<Hostname>?tls=0" by
+// libsql-client-go and @libsql/client, and a Hrana request on the root (POST /v2/pipeline) is
+// routed by its database token: the token's signature and expiry are verified, its "id" claim
+// names the database, and the request then passes the same checks as a path-routed one (the
+// database incarnation and rotation generation), so a token for database A only ever reaches
+// A. GET /v2, /health and /version answer on the root as sqld does; Hrana 3 paths (/v3…) are
+// not served, so clients that probe for them fall back to v2.
 //
-//	http://<listen address>/db/<db>              (path routing; what clients should use)
-//	POST http://<listen address>/db/<db>/v2/pipeline
+// The address is Options.AdvertiseAddr (`objectstack dev --advertise`) when set — for a server
+// behind a proxy or a port mapping — and otherwise the Host header of the Platform API request,
+// so a caller gets back the address it already reaches the server at (":80" is added when the
+// Host has no port, because "libsql://host?tls=0" needs one). That is stable for a database
+// across calls as long as the caller keeps its API URL — which Terraform and the reconciler do,
+// as they store the API URL in their configuration — and a fixed --advertise makes it stable
+// for every caller. It is the same rule the "Url" field has always followed.
 //
-// and, for clients that keep the Turso hostname, by Host header: a request to POST /v2/pipeline
-// whose Host is the database's Hostname "<db>-<org>.local" (or "<db>.<anything>") is routed to
-// <db>, so libsql-client-go with WithProxy("http://<listen address>") works unchanged. sqld's
-// "turso dev" route POST /dev/<db>/v2/pipeline is served too. Create and get responses carry
-// the usual PascalCase "Hostname" plus an extension field "Url" with the path URL built from the
-// address the client used; Turso clients ignore unknown fields. Database names are unique per
-// server (across organizations) because the path URL has no organization in it.
+// Other routes, kept for older callers:
+//
+//	http://<address>/db/<db>            (path routing; the "Url" extension field of create/get/list)
+//	POST http://<address>/db/<db>/v2/pipeline
+//	POST http://<address>/dev/<db>/v2/pipeline    (sqld's "turso dev" route)
+//	POST /v2/pipeline with Host "<db>-<org>.local" (the Hostname earlier versions handed out; use
+//	    libsql-client-go WithProxy); a Host naming a database takes precedence over the token,
+//	    so a mismatched token is refused, never redirected.
+//
+// Turso clients ignore the unknown "Url" field. Database names are unique per server (across
+// organizations) because neither the shared Hostname nor the path URL has an organization in it.
 package devserver
 
 import (
@@ -64,6 +82,12 @@ type Options struct {
 	// MaxIdleConnsPerDatabase is how many SQLite connections each database keeps open between
 	// streams. Default 8.
 	MaxIdleConnsPerDatabase int
+	// AdvertiseAddr is the host:port clients reach this server at, handed out as every
+	// database's Hostname (and in its Url). Set it when clients come through a proxy or a port
+	// mapping that does not preserve the Host header. Empty means "the Host the Platform API
+	// request came in on", so each caller gets back the address it already uses; see the package
+	// comment for why that is stable.
+	AdvertiseAddr string
 }
 
 // Server is the development server. Create it with New, serve Handler, Close it when done.
@@ -111,6 +135,13 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxIdleConnsPerDatabase <= 0 {
 		opts.MaxIdleConnsPerDatabase = 8
+	}
+	if opts.AdvertiseAddr != "" {
+		addr, err := CheckAdvertiseAddr(opts.AdvertiseAddr)
+		if err != nil {
+			return nil, fmt.Errorf("dev server: %w", err)
+		}
+		opts.AdvertiseAddr = addr
 	}
 	if err := os.MkdirAll(filepath.Join(opts.DataDir, "databases"), 0o755); err != nil {
 		return nil, fmt.Errorf("dev server data directory %s: %w", opts.DataDir, err)
@@ -223,7 +254,10 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 // Running is a server started by Start.
 type Running struct {
 	// URL is the base URL, e.g. "http://127.0.0.1:41234" (Platform API base and Hrana host).
-	URL    string
+	URL string
+	// Addr is the listener's host:port, e.g. "127.0.0.1:41234": the Hostname of every database
+	// for a caller that uses URL (unless Options.AdvertiseAddr says otherwise).
+	Addr   string
 	Server *Server
 	stop   func()
 }
@@ -254,6 +288,7 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 	var once sync.Once
 	return &Running{
 		URL:    "http://" + ln.Addr().String(),
+		Addr:   ln.Addr().String(),
 		Server: s,
 		stop: func() {
 			once.Do(func() {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/devserver"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform/platformtest"
@@ -252,4 +253,53 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestTursoHostnameAgainstDevServer checks what the Turso client decodes from objectstack dev:
+// the Hostname is the server's own address (what api.turso.tech's Hostname is to Turso's
+// clients), URL keeps the dev server's path form, and both open the same database, the Hostname
+// as "libsql://<Hostname>?tls=0" with nothing but the token.
+func TestTursoHostnameAgainstDevServer(t *testing.T) {
+	base := startDev(t, nil, nil)
+	p := newDevTurso(t, base)
+	ctx := context.Background()
+	created, err := p.CreateDatabase(ctx, platform.CreateOptions{Name: "hn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(base, "http://")
+	got, err := p.GetDatabase(ctx, "hn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := p.ListDatabases(ctx, "")
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("list: %+v, %v", listed, err)
+	}
+	for what, db := range map[string]*platform.Database{"create": created, "get": got, "list": &listed[0]} {
+		if db.Hostname != addr || db.URL != base+"/db/hn" {
+			t.Errorf("%s: Hostname %q, URL %q; want %q and %q", what, db.Hostname, db.URL, addr, base+"/db/hn")
+		}
+	}
+	tok, err := p.CreateToken(ctx, "hn", platform.TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byURL, err := platform.Open(p, got, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byURL.Close()
+	if _, err := byURL.ExecContext(ctx, `CREATE TABLE h(x INTEGER); INSERT INTO h VALUES (42)`); err != nil {
+		t.Fatal(err)
+	}
+	byHostname, err := database.Open("libsql://"+got.Hostname+"?tls=0", tok.JWT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byHostname.Close()
+	var x int
+	if err := byHostname.QueryRowContext(ctx, `SELECT x FROM h`).Scan(&x); err != nil || x != 42 {
+		t.Fatalf("through libsql://<Hostname>?tls=0: %d, %v", x, err)
+	}
 }
