@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,7 +13,10 @@ import (
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/status"
 )
 
-// applyTenant applies a tenant's planned units, each in its own engine transaction, and records the outcome.
+// applyTenant applies everything the revision gives a tenant — every unit's DDL, registry rows, deployment rows,
+// app seeds and registry rows — in ONE transaction sent as one batch, so the tenant ends with all of the revision
+// or none of it, and records the outcome. A database that moved since the dry run (another replica, a restart, a
+// hand change) is planned again once; if it is now up to date nothing runs, so no tenant is migrated twice.
 func (ex *execution) applyTenant(ctx context.Context, tp *tenantPlan, wave string) TenantResult {
 	r := ex.r
 	start := time.Now()
@@ -32,53 +36,23 @@ func (ex *execution) applyTenant(ctx context.Context, tp *tenantPlan, wave strin
 	if err != nil {
 		return fail(OutcomeFailed, fmt.Sprintf("open tenant %s: %v", d.Tenant.ID, err))
 	}
-	for _, up := range tp.units {
-		if up.noop() {
-			continue
+	out, err := ex.applyBatch(ctx, db, tp)
+	if errors.Is(err, schema.ErrStalePlan) {
+		tp = r.planTenant(ctx, d)
+		if tp.outcome != "" {
+			res.Refused = tp.refused
+			return fail(tp.outcome, tp.err)
 		}
-		u := up.unit
-		if up.plan != nil {
-			opts := schema.ApplyOptions{Allow: u.Allow, Version: u.Version, Source: ex.sourceTag(), Holder: r.opts.Holder}
-			out, err := schema.Apply(ctx, db, up.plan, opts)
-			if errors.Is(err, schema.ErrStalePlan) {
-				// The database moved since the dry run (another replica, a restart, a hand change): plan again
-				// once. If it is now up to date nothing runs, so no tenant is migrated twice.
-				p, perr := schema.PlanOwner(ctx, db, u.Owner, u.Bundle.Objects, schema.PlanOptions{})
-				if perr != nil {
-					return fail(OutcomeFailed, fmt.Sprintf("plan %s: %v", u.Owner, perr))
-				}
-				if p.UpToDate {
-					continue
-				}
-				out, err = schema.Apply(ctx, db, p, opts)
-			}
-			if err != nil {
-				var de *schema.DestructiveError
-				if errors.As(err, &de) {
-					return fail(OutcomeRefused, fmt.Sprintf("apply %s: %v", u.Owner, err))
-				}
-				return fail(OutcomeFailed, fmt.Sprintf("apply %s: %v", u.Owner, err))
-			}
-			res.Statements += out.StatementsExecuted
-			if out.DeploymentID != "" {
-				res.DeploymentIDs = append(res.DeploymentIDs, out.DeploymentID)
-			}
-			r.m.Applies.WithLabelValues("bundle").Inc()
-		} else {
-			out, err := apps.Install(ctx, db, u.App, installOptions(u, d.Tenant, u.Allow, ex.sourceTag()))
-			if err == nil && out != nil && !out.Success {
-				err = errors.New(out.Error)
-			}
-			if err != nil {
-				return fail(OutcomeFailed, fmt.Sprintf("install %s: %v", u.Owner, err))
-			}
-			res.Statements += out.StatementsExecuted
-			if out.DeploymentID != "" {
-				res.DeploymentIDs = append(res.DeploymentIDs, out.DeploymentID)
-			}
-			r.m.Applies.WithLabelValues("app").Inc()
-		}
+		out, err = ex.applyBatch(ctx, db, tp)
 	}
+	if err != nil {
+		var de *schema.DestructiveError
+		if errors.As(err, &de) {
+			return fail(OutcomeRefused, err.Error())
+		}
+		return fail(OutcomeFailed, err.Error())
+	}
+	res.Statements, res.DeploymentIDs = out.statements, out.deployments
 	// Prune only once every unit is in: a revision that moves objects from a removed bundle into a kept one
 	// has adopted them by now, so dropping the removed bundle's tables cannot take them along.
 	done, err := ex.prune(ctx, db, tp)
@@ -93,6 +67,55 @@ func (ex *execution) applyTenant(ctx context.Context, tp *tenantPlan, wave strin
 	res.DurationMs = time.Since(start).Milliseconds()
 	ex.recordResult(ctx, d, res)
 	return res
+}
+
+type batchOutcome struct {
+	statements  int
+	deployments []string
+}
+
+// applyBatch stages every unit of tp into one batch and commits it.
+func (ex *execution) applyBatch(ctx context.Context, db *sql.DB, tp *tenantPlan) (batchOutcome, error) {
+	r := ex.r
+	var out batchOutcome
+	b := schema.NewBatch(tp.state, r.opts.Holder)
+	var staged []*apps.Staged
+	var bundles int
+	for _, up := range tp.units {
+		if up.noop() {
+			continue
+		}
+		u := up.unit
+		if up.plan != nil {
+			opts := schema.ApplyOptions{Allow: u.Allow, Version: u.Version, Source: ex.sourceTag(), Holder: r.opts.Holder}
+			if _, err := b.AddPlan(up.plan, opts); err != nil {
+				return out, err
+			}
+			bundles++
+			continue
+		}
+		s, err := up.install.Stage(b, u.App, installOptions(u, tp.d.Tenant, u.Allow, ex.sourceTag()))
+		if err != nil {
+			return out, fmt.Errorf("install %s: %w", u.Owner, err)
+		}
+		staged = append(staged, s)
+	}
+	res, err := b.Commit(ctx, db)
+	if err != nil {
+		return out, err
+	}
+	for _, dep := range res.Deployments {
+		out.statements += dep.StatementsExecuted
+		out.deployments = append(out.deployments, dep.DeploymentID)
+	}
+	for _, s := range staged {
+		if _, err := s.Result(res, nil); err != nil {
+			return out, err
+		}
+	}
+	r.m.Applies.WithLabelValues("bundle").Add(float64(bundles))
+	r.m.Applies.WithLabelValues("app").Add(float64(len(staged)))
+	return out, nil
 }
 
 func (ex *execution) recordResult(ctx context.Context, d *Desired, res TenantResult) {

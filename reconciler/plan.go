@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -41,7 +42,8 @@ type tenantPlan struct {
 	outcome string // "" when the plan is good, else OutcomeFailed / OutcomeRefused
 	err     string
 	refused []string
-	prune   []pruneStep // one per orphan, after the units
+	prune   []pruneStep   // one per orphan, after the units
+	state   *schema.State // the one read every unit was planned from; the apply batch re-checks it
 }
 
 func installOptions(u Unit, tn tenant.Tenant, allow []schema.DestructiveKind, src string) apps.InstallOptions {
@@ -51,8 +53,36 @@ func installOptions(u Unit, tn tenant.Tenant, allow []schema.DestructiveKind, sr
 		Limits: apps.Limits{MaxObjects: tn.Quotas.MaxObjects, MaxRecordsPerObject: tn.Quotas.MaxRecordsPerObject}, Source: src}
 }
 
-// planTenant is the dry run of one tenant: every unit planned against the live database, destructive
-// changes checked against the allowances, app compatibility checked.
+// readTenant reads everything the units of d need from the tenant database in one round trip.
+func readTenant(ctx context.Context, db *sql.DB, d *Desired) (*schema.State, *apps.Tenant, error) {
+	ro := schema.ReadOptions{Owners: []schema.Owner{}}
+	var list []*apps.App
+	opts := map[*apps.App]apps.InstallOptions{}
+	for _, u := range d.Units {
+		ro.Owners = append(ro.Owners, u.Owner)
+		if u.App != nil {
+			list = append(list, u.App)
+			opts[u.App] = installOptions(u, d.Tenant, u.Allow, "")
+		}
+	}
+	if len(list) > 0 {
+		ro = schema.MergeReads(ro, apps.Reads(list, func(a *apps.App) apps.InstallOptions { return opts[a] }))
+	}
+	st, err := schema.ReadState(ctx, db, ro)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(list) == 0 {
+		return st, nil, nil
+	}
+	tn, err := apps.NewTenant(st)
+	return st, tn, err
+}
+
+// planTenant is the dry run of one tenant: one read of its database, then every unit planned against it in
+// order — each against the schema the earlier units leave (schema.State.After), so the whole revision can go in
+// one batch —, destructive changes checked against the allowances, app compatibility and quotas checked with
+// the earlier units counted.
 func (r *Reconciler) planTenant(ctx context.Context, d *Desired) *tenantPlan {
 	tp := &tenantPlan{d: d}
 	id := d.Tenant.ID
@@ -61,16 +91,26 @@ func (r *Reconciler) planTenant(ctx context.Context, d *Desired) *tenantPlan {
 		tp.outcome, tp.err = OutcomeFailed, fmt.Sprintf("open tenant %s: %v", id, err)
 		return tp
 	}
-	earlier := map[string]bool{}
+	st, tn, err := readTenant(ctx, db, d)
+	if err != nil {
+		tp.outcome, tp.err = OutcomeFailed, fmt.Sprintf("plan: read tenant %s: %v", id, err)
+		return tp
+	}
+	tp.state = st
+	cur := st
 	for _, u := range d.Units {
 		up := unitPlan{unit: u}
 		if u.Bundle != nil {
-			p, err := schema.PlanOwner(ctx, db, u.Owner, u.Bundle.Objects, schema.PlanOptions{})
+			p, err := cur.Plan(u.Owner, u.Bundle.Objects)
 			if err != nil {
 				tp.outcome, tp.err = OutcomeFailed, fmt.Sprintf("plan %s: %v", u.Owner, err)
 				return tp
 			}
 			up.plan = p
+			cur = cur.After(p)
+			if tn != nil {
+				tn.Use(cur)
+			}
 			if err := p.CheckAllowed(u.Allow); err != nil {
 				tp.outcome, tp.err = OutcomeRefused, fmt.Sprintf("%s: %v", u.Owner, err)
 				for _, dc := range p.Destructive {
@@ -78,21 +118,18 @@ func (r *Reconciler) planTenant(ctx context.Context, d *Desired) *tenantPlan {
 				}
 			}
 		} else {
-			ip, err := apps.PlanInstall(ctx, db, u.App, installOptions(u, d.Tenant, u.Allow, ""))
+			ip, err := tn.PlanInstall(u.App, installOptions(u, d.Tenant, u.Allow, ""))
 			if err != nil {
 				tp.outcome, tp.err = OutcomeFailed, fmt.Sprintf("plan %s: %v", u.Owner, err)
 				return tp
 			}
+			cur = tn.State()
 			up.install = ip
 			var problems []string
 			for _, is := range ip.Check.Issues {
-				if is.Severity != "error" {
-					continue
+				if is.Severity == "error" {
+					problems = append(problems, fmt.Sprintf("[%s] %s", is.Category, is.Message))
 				}
-				if is.Category == apps.CategoryDependencyMissing && depsEarlier(u.App, earlier) {
-					continue // installed by an earlier unit of this same tenant before this one runs
-				}
-				problems = append(problems, is.Message)
 			}
 			if len(problems) > 0 {
 				tp.outcome, tp.err = OutcomeFailed, fmt.Sprintf("%s is not compatible: %s", u.Owner, strings.Join(problems, "; "))
@@ -106,7 +143,6 @@ func (r *Reconciler) planTenant(ctx context.Context, d *Desired) *tenantPlan {
 					}
 				}
 			}
-			earlier[u.Name] = true
 		}
 		tp.units = append(tp.units, up)
 	}
@@ -125,15 +161,6 @@ func (r *Reconciler) planTenant(ctx context.Context, d *Desired) *tenantPlan {
 		}
 	}
 	return tp
-}
-
-func depsEarlier(a *apps.App, earlier map[string]bool) bool {
-	for _, d := range a.Manifest.Dependencies {
-		if !earlier[d.Name] {
-			return false
-		}
-	}
-	return true
 }
 
 func destructiveTarget(dc schema.DestructiveChange) string {
