@@ -48,8 +48,10 @@ func newApplyCmd() *cobra.Command {
 			defer closeDB()
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
-			// Plan and check before taking the lease, so a refused apply writes nothing at all; Apply
-			// re-checks inside its transaction that the database still matches this plan.
+			// Plan and check first, so a refused apply writes nothing at all. The apply is one transaction in
+			// one round trip whose first statements re-check that the database still matches this plan and
+			// that nobody else holds the migration lease, so no lease is taken around it (and a killed apply
+			// leaves none behind).
 			p, err := schema.PlanOwner(ctx, db, schema.BundleOwner(b.Manifest.Name), b.Objects, schema.PlanOptions{})
 			if err != nil {
 				return err
@@ -62,7 +64,7 @@ func newApplyCmd() *cobra.Command {
 				printPlan(out, p, database.Redact(dbf.db))
 				return err
 			}
-			return withLease(ctx, db, func(holder string) error {
+			return func(holder string) error {
 				res, err := schema.Apply(ctx, db, p, schema.ApplyOptions{Allow: kinds, Version: b.Manifest.Version, Source: "cli", Holder: holder})
 				if dbf.asJSON {
 					if res == nil {
@@ -88,7 +90,7 @@ func newApplyCmd() *cobra.Command {
 				fmt.Fprintf(out, "\nApplied deployment %s: %d statement(s) in %d ms; %s is now at %s (version %s).\n",
 					res.DeploymentID, res.StatementsExecuted, res.DurationMs, p.Owner, p.Checksum, b.Manifest.Version)
 				return nil
-			})
+			}(cliHolder())
 		},
 	}
 	dbf.register(cmd, "print the DeployExecutionResult and the plan as JSON")
