@@ -3,6 +3,11 @@
 // no-change `tofu plan` (which must be empty) — and prints the seconds of each against the targets
 // (100 tenants × 20 objects: apply ≤ 15 s, plan ≤ 5 s). It lives under internal/ because it is a
 // developer tool, not something users run.
+//
+// With -wan-delay D (part of `make bench-fleet-wan`) the provider uses the turso backend instead: tenant
+// databases live on an in-process `objectstack dev` reached only through internal/wanproxy, which adds D
+// to every HTTP request and counts them, so the figures show what a WAN round trip per request costs
+// (target for 50 tenants + bundles at 25 ms: apply ≤ 3 s) and how many requests each step sends.
 package main
 
 import (
@@ -17,7 +22,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/devserver"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tofu"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/wanproxy"
+)
+
+const (
+	wanOrg      = "bench"
+	wanAPIToken = "bench-api-token"
 )
 
 func main() {
@@ -25,16 +37,17 @@ func main() {
 	objects := flag.Int("objects", 20, "objects in the generated bundle")
 	parallelism := flag.Int("parallelism", 10, "tofu -parallelism")
 	keep := flag.Bool("keep", false, "keep the scratch folder")
+	wanDelay := flag.Duration("wan-delay", 0, "use the turso backend on an in-process objectstack dev behind a proxy adding this delay to every request (0: local backend)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *tenants, *objects, *parallelism, *keep); err != nil {
+	if err := run(ctx, *tenants, *objects, *parallelism, *keep, *wanDelay); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-terraform:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, tenants, objects, parallelism int, keep bool) error {
+func run(ctx context.Context, tenants, objects, parallelism int, keep bool, wanDelay time.Duration) error {
 	bin, err := tofu.Tofu(ctx, os.Stderr)
 	if err != nil {
 		return err
@@ -64,7 +77,25 @@ func run(ctx context.Context, tenants, objects, parallelism int, keep bool) erro
 	if err := writeBundle(bundleDir, objects); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(config(tenants, filepath.Join(dir, "data"), bundleDir)), 0o644); err != nil {
+	backend := "local backend"
+	providerBlock := fmt.Sprintf("data_dir = %q", filepath.Join(dir, "data"))
+	var proxy *wanproxy.Proxy
+	if wanDelay > 0 {
+		dev, err := devserver.Start(ctx, devserver.Options{DataDir: filepath.Join(dir, "dev"), APIToken: wanAPIToken})
+		if err != nil {
+			return fmt.Errorf("start objectstack dev: %w", err)
+		}
+		defer dev.Stop()
+		// Only the provider talks to the proxy, and only inside the timed commands.
+		if proxy, err = wanproxy.Start(dev.URL, wanDelay); err != nil {
+			return err
+		}
+		defer proxy.Close()
+		backend = fmt.Sprintf("turso backend on objectstack dev behind a %s-per-request proxy", wanDelay)
+		providerBlock = fmt.Sprintf("backend      = \"turso\"\n  data_dir     = %q\n  api_url      = %q\n  organization = %q\n  api_token    = %q",
+			filepath.Join(dir, "data"), proxy.URL(), wanOrg, wanAPIToken)
+	}
+	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(config(tenants, providerBlock, bundleDir)), 0o644); err != nil {
 		return err
 	}
 	tf := func(args ...string) (time.Duration, error) {
@@ -82,14 +113,20 @@ func run(ctx context.Context, tenants, objects, parallelism int, keep bool) erro
 		return d, err
 	}
 	par := fmt.Sprintf("-parallelism=%d", parallelism)
-	fmt.Printf("tofu apply: %d objectstack_tenant + %d objectstack_deploy_bundle (%d-object bundle), local backend, %s\n",
-		tenants, tenants, objects, par)
+	fmt.Printf("tofu apply: %d objectstack_tenant + %d objectstack_deploy_bundle (%d-object bundle), %s, %s\n",
+		tenants, tenants, objects, backend, par)
 	applyTime, err := tf("apply", "-auto-approve", "-input=false", "-no-color", par)
 	if err != nil {
 		return err
 	}
+	var applyCounts wanproxy.Snapshot
+	if proxy != nil {
+		applyCounts = proxy.Snapshot()
+		proxy.Reset()
+	}
 	// The first plan is the measured one; two more show the spread on a shared machine.
 	var plans []time.Duration
+	var planCounts wanproxy.Snapshot
 	for i := 0; i < 3; i++ {
 		d, err := tf("plan", "-detailed-exitcode", "-input=false", "-no-color", par)
 		if tofu.ExitCode(err) == 2 {
@@ -99,6 +136,16 @@ func run(ctx context.Context, tenants, objects, parallelism int, keep bool) erro
 			return err
 		}
 		plans = append(plans, d)
+		if proxy != nil && i == 0 {
+			planCounts = proxy.Snapshot()
+		}
+	}
+	if proxy != nil {
+		fmt.Printf("apply:           %6.2f s  (target ≤ 3 s for 50 tenants + bundles at 25 ms per request)\n", applyTime.Seconds())
+		fmt.Printf("no-change plan:  %6.2f s  (repeats: %.2f s, %.2f s)\n", plans[0].Seconds(), plans[1].Seconds(), plans[2].Seconds())
+		printCounts("apply", applyCounts, tenants)
+		printCounts("no-change plan", planCounts, tenants)
+		return nil
 	}
 	fmt.Printf("apply:           %6.2f s  (target ≤ 15 s for 100 × 20)\n", applyTime.Seconds())
 	fmt.Printf("no-change plan:  %6.2f s  (target ≤ 5 s for 100 × 20; repeats: %.2f s, %.2f s)\n",
@@ -106,7 +153,15 @@ func run(ctx context.Context, tenants, objects, parallelism int, keep bool) erro
 	return nil
 }
 
-func config(tenants int, dataDir, bundleDir string) string {
+// printCounts prints what the proxy counted during one tofu command: requests in all, and per tenant
+// database (every database here is a tenant's: the provider's control plane is a local file).
+func printCounts(what string, s wanproxy.Snapshot, tenants int) {
+	hr := s.HranaCounts()
+	fmt.Printf("%s requests: %d in all (%d Platform API, %d Hrana); Hrana per tenant database: median %.0f, max %.0f over %d databases; Platform API per tenant %.1f\n",
+		what, s.Total, s.Platform, s.Hrana, wanproxy.Percentile(hr, 50), wanproxy.Percentile(hr, 100), len(hr), float64(s.Platform)/float64(tenants))
+}
+
+func config(tenants int, providerBlock, bundleDir string) string {
 	return fmt.Sprintf(`terraform {
   required_providers {
     objectstack = { source = %q }
@@ -114,7 +169,7 @@ func config(tenants int, dataDir, bundleDir string) string {
 }
 
 provider "objectstack" {
-  data_dir = %q
+  %s
 }
 
 resource "objectstack_tenant" "t" {
@@ -129,7 +184,7 @@ resource "objectstack_deploy_bundle" "b" {
   tenant_id = each.value.id
   path      = %q
 }
-`, tofu.ProviderSource, dataDir, tenants, bundleDir)
+`, tofu.ProviderSource, providerBlock, tenants, bundleDir)
 }
 
 // writeBundle generates a bundle of n objects with a realistic field mix, an index and a lookup each.
