@@ -65,6 +65,7 @@ func Install(ctx context.Context, db *sql.DB, app *App, opts InstallOptions) (*A
 	var b *schema.Batch
 	if p.Schema != nil {
 		b = schema.NewBatch(p.Schema.State(), holder)
+		b.RecordFailures()
 	}
 	staged, err := p.Stage(b, app, opts)
 	if err != nil {

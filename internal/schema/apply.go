@@ -187,6 +187,7 @@ func apply(ctx context.Context, db *sql.DB, p *Plan, opts ApplyOptions, rollback
 // applyBatched applies one plan as one batch: one round trip.
 func applyBatched(ctx context.Context, db *sql.DB, p *Plan, opts ApplyOptions, holder, rollbackOf string) (*DeployExecutionResult, error) {
 	b := NewBatch(p.state, holder)
+	b.RecordFailures()
 	if _, err := b.addPlan(p, opts, rollbackOf); err != nil {
 		return nil, err
 	}

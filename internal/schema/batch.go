@@ -28,6 +28,10 @@ type Batch struct {
 	fkOff   bool
 	began   string
 	observe func(int)
+	// recordFailures writes a failed deployment row per plan after a failed commit (a second request). Single
+	// applies (CLI, Terraform) do, so the tenant's deployment log shows the attempt; a reconciler revision does
+	// not: its failure is recorded in the control plane, and the tenant stays byte-for-byte as it was.
+	recordFailures bool
 }
 
 type stepKind int
@@ -269,11 +273,14 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Args: []any{depID, string(p.Owner), o
 	return out, nil
 }
 
+// RecordFailures makes a failed Commit (other than a stale plan or a lease) write a failed deployment row per
+// plan afterwards, in a second request, so the tenant's deployment log shows what was attempted.
+func (b *Batch) RecordFailures() { b.recordFailures = true }
+
 // Commit sends the batch. An empty batch sends nothing. On failure nothing was applied; the error is
 // ErrStalePlan (wrapped) when the database moved since the State was read, a *LockedError when another holder
 // has the lease, an *ApplyError for a failed migration statement, or the caller's label with its statement's
-// error. A failure other than those two also records a failed deployment row per plan, in a second request,
-// so status shows what was attempted.
+// error.
 func (b *Batch) Commit(ctx context.Context, db *sql.DB) (*BatchResult, error) {
 	res := &BatchResult{}
 	if b.Empty() {
@@ -327,8 +334,8 @@ func (b *Batch) Commit(ctx context.Context, db *sql.DB) (*BatchResult, error) {
 			r.StatementsExecuted = fi
 		}
 	}
-	if !errors.Is(err, ErrStalePlan) && !isLocked(err) && len(b.plans) > 0 {
-		b.recordFailures(context.WithoutCancel(ctx), db, err)
+	if b.recordFailures && !errors.Is(err, ErrStalePlan) && !isLocked(err) && len(b.plans) > 0 {
+		b.writeFailures(context.WithoutCancel(ctx), db, err)
 	}
 	return res, err
 }
@@ -381,7 +388,7 @@ func (b *Batch) explain(err error, out []database.Result) error {
 	}
 }
 
-func (b *Batch) recordFailures(ctx context.Context, db *sql.DB, cause error) {
+func (b *Batch) writeFailures(ctx context.Context, db *sql.DB, cause error) {
 	stmts := make([]database.Stmt, 0, len(registryDDL)+len(b.plans))
 	for _, s := range registryDDL {
 		stmts = append(stmts, database.Stmt{SQL: s})
