@@ -20,16 +20,20 @@ type PlanCache struct {
 	ttl time.Duration
 	mu  sync.Mutex
 	m   map[string]planEntry
+
+	locksMu sync.Mutex
+	locks   map[string]*sync.Mutex
 }
 
 type planEntry struct {
-	plan *schema.Plan
-	at   time.Time
+	plan  *schema.Plan
+	state *schema.State
+	at    time.Time
 }
 
 // NewPlanCache returns an empty cache whose entries live ttl.
 func NewPlanCache(ttl time.Duration) *PlanCache {
-	return &PlanCache{ttl: ttl, m: map[string]planEntry{}}
+	return &PlanCache{ttl: ttl, m: map[string]planEntry{}, locks: map[string]*sync.Mutex{}}
 }
 
 func planKey(tenantID string, owner schema.Owner, contentKey string) string {
@@ -49,7 +53,34 @@ func (c *PlanCache) Put(tenantID string, owner schema.Owner, contentKey string, 
 			delete(c.m, k)
 		}
 	}
-	c.m[planKey(tenantID, owner, contentKey)] = planEntry{p, now}
+	c.m[planKey(tenantID, owner, contentKey)] = planEntry{plan: p, at: now}
+}
+
+// stateKey is the key a refresh's read of an owner's tenant is kept under (no content key: any content of the
+// owner's folder is planned against it).
+func stateKey(tenantID string, owner schema.Owner) string { return planKey(tenantID, owner, "\x00state") }
+
+// PutState keeps what refresh read of a tenant for owner, so the plan that follows in the same command plans
+// any folder content against it instead of reading the database again (one request per resource on a remote
+// database). Apply always reads afresh, and its batch refuses a database that moved since.
+func (c *PlanCache) PutState(tenantID string, owner schema.Owner, st *schema.State) {
+	if st == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[stateKey(tenantID, owner)] = planEntry{state: st, at: time.Now()}
+}
+
+// State returns a fresh State refresh read for owner.
+func (c *PlanCache) State(tenantID string, owner schema.Owner) (*schema.State, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[stateKey(tenantID, owner)]
+	if !ok || time.Since(e.at) > c.ttl {
+		return nil, false
+	}
+	return e.state, true
 }
 
 // Get returns a fresh up-to-date plan for the key.
@@ -73,4 +104,32 @@ func (c *PlanCache) Forget(tenantID string, owner schema.Owner) {
 			delete(c.m, k)
 		}
 	}
+}
+
+// ForgetTenant drops everything kept for a tenant: after one resource's apply changed its database, every
+// other read of it is out of date.
+func (c *PlanCache) ForgetTenant(tenantID string) {
+	prefix := tenantID + "\x00"
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if strings.HasPrefix(k, prefix) {
+			delete(c.m, k)
+		}
+	}
+}
+
+// LockTenant serialises applies to one tenant database within this provider process. OpenTofu applies a
+// tenant's bundles and apps in parallel; each apply is one read and one batch, and a batch refuses a database
+// that moved since its read, so two at once in one tenant would make one of them read and try again.
+func (c *PlanCache) LockTenant(tenantID string) (unlock func()) {
+	c.locksMu.Lock()
+	l := c.locks[tenantID]
+	if l == nil {
+		l = &sync.Mutex{}
+		c.locks[tenantID] = l
+	}
+	c.locksMu.Unlock()
+	l.Lock()
+	return l.Unlock
 }

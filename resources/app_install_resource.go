@@ -152,7 +152,9 @@ func (r *appInstallResource) options(ctx context.Context, m *appInstallModel, ap
 }
 
 // planApp loads the app and plans its install; plan is nil (without error) when the tenant does not exist yet.
-func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, diags *diag.Diagnostics) (*appPlan, bool) {
+// With cached (the plan step) it plans against what refresh read of the tenant moments ago, so a plan costs no
+// request of its own; apply reads afresh (one request) and its batch refuses a database that moved since.
+func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, diags *diag.Diagnostics, cached bool) (*appPlan, bool) {
 	dir := m.Path.ValueString()
 	app, res, err := r.client.App(dir)
 	if err != nil && app == nil && len(res.Issues) == 0 {
@@ -179,10 +181,23 @@ func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, di
 	if diags.HasError() {
 		return nil, false
 	}
-	ip, err := apps.PlanInstall(ctx, db, app, opts)
-	if err != nil {
-		diags.AddError("Cannot plan app install", fmt.Sprintf("tenant %s: %v", tenantID, err))
-		return nil, false
+	var ip *apps.InstallPlan
+	var err2 error = errNoCachedRead
+	if cached {
+		if st, ok := r.client.Plans.State(tenantID, app.Owner()); ok {
+			if tn, err := apps.NewTenant(st); err == nil {
+				ip, err2 = tn.PlanInstall(app, opts)
+			}
+		}
+	}
+	if err2 != nil { // nothing cached, or the cached read lacks what this package needs (e.g. another quota read)
+		if ip, err = apps.PlanInstall(ctx, db, app, opts); err != nil {
+			diags.AddError("Cannot plan app install", fmt.Sprintf("tenant %s: %v", tenantID, err))
+			return nil, false
+		}
+		if ip.Schema != nil {
+			r.client.Plans.PutState(tenantID, app.Owner(), ip.Schema.State()) // for the apply in the same process
+		}
 	}
 	where := appWhere(tenantID, app)
 	for _, is := range ip.Check.Issues {
@@ -248,7 +263,7 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
-	ap, ok := r.planApp(ctx, &plan, &resp.Diagnostics)
+	ap, ok := r.planApp(ctx, &plan, &resp.Diagnostics, state != nil)
 	if !ok {
 		return
 	}
@@ -270,41 +285,65 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
+// install reads the tenant, plans and installs in one batch; a batch made stale by another resource of the same
+// tenant (applied in parallel) reads again, as the bundle resource does.
 func (r *appInstallResource) install(ctx context.Context, m *appInstallModel, prior *appInstallModel, diags *diag.Diagnostics) {
-	ap, ok := r.planApp(ctx, m, diags)
+	tenantID := m.TenantID.ValueString()
+	defer r.client.Plans.LockTenant(tenantID)()
+	for attempt := 1; ; attempt++ {
+		var retry diag.Diagnostics
+		if !r.installOnce(ctx, m, prior, &retry, attempt == 1, attempt < staleRetries) {
+			diags.Append(retry...)
+			if !retry.HasError() {
+				r.client.Plans.ForgetTenant(tenantID)
+			}
+			return
+		}
+	}
+}
+
+func (r *appInstallResource) installOnce(ctx context.Context, m *appInstallModel, prior *appInstallModel, diags *diag.Diagnostics, first, retry bool) bool {
+	ap, ok := r.planApp(ctx, m, diags, first)
 	if !ok {
-		return
+		return false
 	}
 	tenantID := m.TenantID.ValueString()
 	if ap.plan == nil {
 		diags.AddError("Tenant not found", fmt.Sprintf("tenant %s does not exist or is being destroyed", tenantID))
-		return
+		return false
 	}
 	where := appWhere(tenantID, ap.app)
 	// With the package unchanged (ActionNone) the shown statements are not compared: Install does not
 	// run, and a drift repair applies the plan computed just now.
 	noop := prior != nil && ap.plan.Action == apps.ActionNone
 	if !noop && plannedStatementsChanged(ctx, m.PlannedStatements, ap.plan.Schema, where, diags) {
-		return
+		return false
 	}
 	m.identify(ap.app)
 	if prior != nil && ap.plan.Action == apps.ActionNone && !prior.Drift.ValueBool() {
 		m.migrationModel = prior.migrationModel
 		m.SeededRecords = prior.SeededRecords
-		return
+		return false
 	}
 	if ap.plan.Action == apps.ActionNone {
 		// Drift with an unchanged package: Install would do nothing, so repair the schema through the engine.
-		if _, err := engine.Apply(ctx, ap.db, ap.plan.Schema, engine.ApplyOptions{Allow: ap.opts.Allow,
-			Version: ap.app.Manifest.Version, Source: "terraform"}); err != nil {
+		_, err := engine.Apply(ctx, ap.db, ap.plan.Schema, engine.ApplyOptions{Allow: ap.opts.Allow,
+			Version: ap.app.Manifest.Version, Source: "terraform"})
+		if errors.Is(err, engine.ErrStalePlan) && retry {
+			return true
+		}
+		if err != nil {
 			diags.AddError("App repair failed", fmt.Sprintf("%s: %v", where, err))
-			return
+			return false
 		}
 	} else {
-		res, err := apps.Install(ctx, ap.db, ap.app, ap.opts)
+		res, err := apps.InstallPlanned(ctx, ap.db, ap.app, ap.plan, ap.opts)
+		if errors.Is(err, engine.ErrStalePlan) && retry {
+			return true
+		}
 		if err != nil {
 			diags.AddError("App install failed", fmt.Sprintf("%s: %v\nThe transaction was rolled back; the database is unchanged.", where, err))
-			return
+			return false
 		}
 		m.SeededRecords = types.Int64Value(int64(res.SeededRecords))
 		m.DeploymentID = types.StringValue(res.DeploymentID)
@@ -316,13 +355,17 @@ func (r *appInstallResource) install(ctx context.Context, m *appInstallModel, pr
 	m.Drift = types.BoolValue(false)
 	if m.DeploymentID.IsUnknown() {
 		m.DeploymentID = types.StringValue("")
-		if st, found, err := readOwner(ctx, ap.db, ap.app.Owner(), true); err == nil && found && st.deployment != nil {
-			m.DeploymentID = types.StringValue(st.deployment.ID)
+		// The plan's read carried the owner's latest deployment: a reinstall without schema change records none.
+		if ap.plan.Schema != nil {
+			if dep, err := ap.plan.Schema.State().LatestDeployment(ap.app.Owner()); err == nil && dep != nil {
+				m.DeploymentID = types.StringValue(dep.ID)
+			}
 		}
 	}
 	if m.SeededRecords.IsUnknown() {
 		m.SeededRecords = types.Int64Value(0)
 	}
+	return false
 }
 
 func (r *appInstallResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -333,6 +376,8 @@ func (r *appInstallResource) Update(ctx context.Context, req resource.UpdateRequ
 	updateWith(ctx, req, resp, r.install)
 }
 
+// Read refreshes the install from ONE read of the tenant database (app registry, schema, latest deployment, and
+// the row counts the package's quota check needs), and keeps that read for the plan step.
 func (r *appInstallResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m appInstallModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
@@ -340,7 +385,7 @@ func (r *appInstallResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	tenantID, name := m.TenantID.ValueString(), m.Name.ValueString()
-	_, db, gone := openTenant(ctx, r.client, tenantID, &resp.Diagnostics)
+	t, db, gone := openTenant(ctx, r.client, tenantID, &resp.Diagnostics)
 	if gone {
 		resp.State.RemoveResource(ctx)
 		return
@@ -348,33 +393,48 @@ func (r *appInstallResource) Read(ctx context.Context, req resource.ReadRequest,
 	if db == nil {
 		return
 	}
-	inst, ok, err := apps.IsInstalled(ctx, db, name)
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot read installed apps", fmt.Sprintf("tenant %s: %v", tenantID, err))
-		return
+	owner := engine.AppOwner(name)
+	r.client.Plans.Forget(tenantID, owner)
+	// What the plan step will need for the configured package, read now so it needs no request of its own.
+	reads := apps.Reads(nil, nil)
+	if !m.Path.IsNull() && !m.Path.IsUnknown() {
+		if app, _, err := r.client.App(m.Path.ValueString()); err == nil && app != nil && app.Manifest.Name == name {
+			var ignore diag.Diagnostics
+			opts := r.options(ctx, &m, app, t, &ignore)
+			reads = apps.Reads([]*apps.App{app}, func(*apps.App) apps.InstallOptions { return opts })
+		}
 	}
-	if !ok {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	m.ID = types.StringValue(tenantID + "/" + name)
-	m.Version = types.StringValue(inst.Version)
-	m.Checksum = types.StringValue(inst.Checksum)
-	m.InstalledObjects = sortedStrings(inst.Objects)
-	m.Drift = types.BoolValue(false)
-	st, found, err := readOwner(ctx, db, engine.AppOwner(name), m.DeploymentID.IsNull() || m.DeploymentID.ValueString() == "")
+	rep, found, err := engine.InspectOwner(ctx, db, owner, reads)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read app schema", fmt.Sprintf("tenant %s, app %s: %v", tenantID, name, err))
 		return
 	}
-	if found {
-		m.Drift = types.BoolValue(st.drift)
+	tn, err := apps.NewTenant(rep.State)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read installed apps", fmt.Sprintf("tenant %s: %v", tenantID, err))
+		return
 	}
+	var inst *apps.InstalledApp
+	for _, a := range tn.Installed() {
+		if a.Name == name {
+			inst = &a
+		}
+	}
+	if inst == nil {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	r.client.Plans.PutState(tenantID, owner, rep.State)
+	m.ID = types.StringValue(tenantID + "/" + name)
+	m.Version = types.StringValue(inst.Version)
+	m.Checksum = types.StringValue(inst.Checksum)
+	m.InstalledObjects = sortedStrings(inst.Objects)
+	m.Drift = types.BoolValue(found && rep.Drift)
 	if m.DeploymentID.IsNull() {
 		m.DeploymentID = types.StringValue("")
 	}
-	if found && st.deployment != nil {
-		m.DeploymentID = types.StringValue(st.deployment.ID)
+	if m.DeploymentID.ValueString() == "" && rep.Deployment != nil {
+		m.DeploymentID = types.StringValue(rep.Deployment.ID)
 	}
 	if m.SeededRecords.IsNull() {
 		m.SeededRecords = types.Int64Value(0)
@@ -408,3 +468,6 @@ func (r *appInstallResource) Delete(ctx context.Context, req resource.DeleteRequ
 func (r *appInstallResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importInTenant(ctx, req, resp, "app name")
 }
+
+// errNoCachedRead marks a plan step that found nothing of refresh's read to plan against.
+var errNoCachedRead = errors.New("no cached read of the tenant")

@@ -89,8 +89,8 @@ func BenchmarkDeployBundlePlan(b *testing.B) {
 	}
 }
 
-// BenchmarkDeployBundleRead is refresh's work for one bundle: registry checksum, registered definitions,
-// a drift re-plan and the last deployment.
+// BenchmarkDeployBundleRead is refresh's work for one bundle: one read (registry, schema, last deployment)
+// and a drift re-plan of the registered definitions.
 func BenchmarkDeployBundleRead(b *testing.B) {
 	for _, n := range []int{20, 200} {
 		b.Run(fmt.Sprintf("objects=%d", n), func(b *testing.B) {
@@ -102,9 +102,9 @@ func BenchmarkDeployBundleRead(b *testing.B) {
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				st, found, err := readOwner(ctx, db, engine.BundleOwner("bench"), false)
-				if err != nil || !found || st.drift {
-					b.Fatalf("read: found=%v err=%v drift=%v", found, err, st != nil && st.drift)
+				rep, found, err := engine.InspectOwner(ctx, db, engine.BundleOwner("bench"), engine.ReadOptions{})
+				if err != nil || !found || rep.Drift {
+					b.Fatalf("read: found=%v err=%v drift=%v", found, err, rep != nil && rep.Drift)
 				}
 			}
 		})

@@ -109,8 +109,10 @@ type bundlePlan struct {
 }
 
 // planBundle loads the bundle and plans it against the tenant database; plan is nil (without error
-// diagnostics) when the tenant does not exist yet. With cached, an up-to-date plan that refresh found
-// moments ago for the same folder content is reused instead of introspecting again.
+// diagnostics) when the tenant does not exist yet. With cached (the plan step), an up-to-date plan that
+// refresh found moments ago for the same folder content is reused, and otherwise the bundle is planned against
+// what refresh read of the tenant, so a plan costs no request of its own; apply always reads afresh (one
+// request) and its batch refuses a database that moved since.
 func (r *deployBundleResource) planBundle(ctx context.Context, m *deployBundleModel, diags *diag.Diagnostics, cached bool) (*bundlePlan, bool) {
 	dir := m.Path.ValueString()
 	b, res, key, err := r.client.BundleKeyed(dir)
@@ -124,11 +126,6 @@ func (r *deployBundleResource) planBundle(ctx context.Context, m *deployBundleMo
 	}
 	tenantID := m.TenantID.ValueString()
 	owner := engine.BundleOwner(b.Manifest.Name)
-	if cached {
-		if p, ok := r.client.Plans.Get(tenantID, owner, key); ok {
-			return &bundlePlan{b: b, plan: p}, true
-		}
-	}
 	_, db, gone := openTenant(ctx, r.client, tenantID, diags)
 	if gone {
 		return &bundlePlan{b: b}, true
@@ -136,7 +133,23 @@ func (r *deployBundleResource) planBundle(ctx context.Context, m *deployBundleMo
 	if db == nil {
 		return nil, false
 	}
-	p, err := engine.PlanOwner(ctx, db, owner, b.Objects, engine.PlanOptions{})
+	var p *engine.Plan
+	if cached {
+		if p, ok := r.client.Plans.Get(tenantID, owner, key); ok {
+			return &bundlePlan{b: b, db: db, plan: p}, true
+		}
+		if st, ok := r.client.Plans.State(tenantID, owner); ok {
+			p, err = st.Plan(owner, b.Objects)
+		}
+	}
+	if p == nil && err == nil {
+		p, err = engine.PlanOwner(ctx, db, owner, b.Objects, engine.PlanOptions{})
+		if p != nil {
+			// Kept for the apply that follows in the same process (OpenTofu plans each resource again right
+			// before applying it): it plans from this read and its batch re-checks the database.
+			r.client.Plans.PutState(tenantID, owner, p.State())
+		}
+	}
 	var conflict *engine.ConflictError
 	if err != nil && m.ID.IsUnknown() && errors.As(err, &conflict) {
 		// A new resource whose objects another owner holds: legitimate when that owner is destroyed
@@ -177,7 +190,7 @@ func (r *deployBundleResource) ModifyPlan(ctx context.Context, req resource.Modi
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
-	bp, ok := r.planBundle(ctx, &plan, &resp.Diagnostics, state != nil && !state.Drift.ValueBool())
+	bp, ok := r.planBundle(ctx, &plan, &resp.Diagnostics, state != nil)
 	if !ok {
 		return
 	}
@@ -208,39 +221,64 @@ func (r *deployBundleResource) ModifyPlan(ctx context.Context, req resource.Modi
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-// apply re-plans against the database and applies, refusing when the database changed since plan.
+// apply re-plans against the database and applies, refusing when the database changed since plan. Another
+// resource of the same tenant applied between this apply's read and its batch (Terraform applies resources in
+// parallel) makes the batch stale: it reads again, and goes on only while the statements are still those the
+// plan showed.
 func (r *deployBundleResource) apply(ctx context.Context, m *deployBundleModel, prior *deployBundleModel, diags *diag.Diagnostics) {
-	bp, ok := r.planBundle(ctx, m, diags, false)
+	tenantID := m.TenantID.ValueString()
+	defer r.client.Plans.LockTenant(tenantID)()
+	for attempt := 1; ; attempt++ {
+		var retry diag.Diagnostics
+		if !r.applyOnce(ctx, m, prior, &retry, attempt == 1, attempt < staleRetries) {
+			diags.Append(retry...)
+			if !retry.HasError() {
+				r.client.Plans.ForgetTenant(tenantID)
+			}
+			return
+		}
+	}
+}
+
+// staleRetries bounds how often an apply re-reads a tenant whose database moved under it.
+const staleRetries = 3
+
+// applyOnce is one read and one batch; it returns true when the batch was stale and retry allows another go.
+func (r *deployBundleResource) applyOnce(ctx context.Context, m *deployBundleModel, prior *deployBundleModel, diags *diag.Diagnostics, first, retry bool) bool {
+	bp, ok := r.planBundle(ctx, m, diags, first)
 	if !ok {
-		return
+		return false
 	}
 	tenantID := m.TenantID.ValueString()
 	defer r.client.Plans.Forget(tenantID, engine.BundleOwner(bp.b.Manifest.Name))
 	if bp.plan == nil {
 		diags.AddError("Tenant not found", fmt.Sprintf("tenant %s does not exist or is being destroyed", tenantID))
-		return
+		return false
 	}
 	name := bp.b.Manifest.Name
 	where := fmt.Sprintf("tenant %s, bundle %s", tenantID, name)
 	allow := allowedKinds(ctx, m.AllowDestructive, diags)
 	refuseDestructive(bp.plan, allow, where, diags)
 	if diags.HasError() {
-		return
+		return false
 	}
 	if plannedStatementsChanged(ctx, m.PlannedStatements, bp.plan, where, diags) {
-		return
+		return false
 	}
 	m.identify(bp.b)
 	noop := prior != nil && bp.plan.UpToDate && !prior.Drift.ValueBool() && prior.Version.ValueString() == bp.b.Manifest.Version &&
 		prior.Checksum.ValueString() == bp.plan.Checksum
 	if noop {
 		m.migrationModel = prior.migrationModel
-		return
+		return false
 	}
 	res, err := engine.Apply(ctx, bp.db, bp.plan, engine.ApplyOptions{Allow: allow, Version: bp.b.Manifest.Version, Source: "terraform"})
+	if errors.Is(err, engine.ErrStalePlan) && retry {
+		return true
+	}
 	if err != nil {
 		diags.AddError("Deployment failed", fmt.Sprintf("%s: %v\nThe transaction was rolled back; the database is unchanged.", where, err))
-		return
+		return false
 	}
 	if m.PlannedStatements.IsUnknown() || m.PlannedStatements.IsNull() || m.Changes.IsUnknown() {
 		m.fromPlan(bp.plan)
@@ -248,6 +286,7 @@ func (r *deployBundleResource) apply(ctx context.Context, m *deployBundleModel, 
 	m.Checksum = types.StringValue(bp.plan.Checksum)
 	m.Drift = types.BoolValue(false)
 	m.DeploymentID = types.StringValue(res.DeploymentID)
+	return false
 }
 
 // identify fills what names the deployment: the bundle's name, version and objects, and the
@@ -267,9 +306,9 @@ func (r *deployBundleResource) Update(ctx context.Context, req resource.UpdateRe
 	updateWith(ctx, req, resp, r.apply)
 }
 
-// readDesired is refresh's fast path: when the configured folder still plans nothing against the
-// live database, there is no drift and no pending change, and the plan step can reuse the finding.
-func (r *deployBundleResource) readDesired(ctx context.Context, db *sql.DB, m *deployBundleModel) (*ownerState, bool) {
+// readDesired is refresh's fast path: when the configured folder still plans nothing against what refresh
+// read, there is no drift and no pending change, and the plan step can reuse the finding.
+func (r *deployBundleResource) readDesired(st *engine.State, m *deployBundleModel) (*ownerState, bool) {
 	if m.Path.IsNull() || m.Path.IsUnknown() {
 		return nil, false
 	}
@@ -278,7 +317,7 @@ func (r *deployBundleResource) readDesired(ctx context.Context, db *sql.DB, m *d
 		return nil, false
 	}
 	owner := engine.BundleOwner(b.Manifest.Name)
-	p, err := engine.PlanOwner(ctx, db, owner, b.Objects, engine.PlanOptions{})
+	p, err := st.Plan(owner, b.Objects)
 	if err != nil || !p.UpToDate || p.Checksum == "" {
 		return nil, false
 	}
@@ -286,6 +325,8 @@ func (r *deployBundleResource) readDesired(ctx context.Context, db *sql.DB, m *d
 	return &ownerState{checksum: p.Checksum, objects: b.Objects}, true
 }
 
+// Read refreshes the deployment from ONE read of the tenant database (registry, schema, latest deployment),
+// and keeps that read for the plan step.
 func (r *deployBundleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m deployBundleModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
@@ -301,16 +342,18 @@ func (r *deployBundleResource) Read(ctx context.Context, req resource.ReadReques
 	if db == nil {
 		return
 	}
-	r.client.Plans.Forget(tenantID, engine.BundleOwner(name)) // refresh decides afresh
+	owner := engine.BundleOwner(name)
+	r.client.Plans.Forget(tenantID, owner) // refresh decides afresh
 	wantDeployment := m.DeploymentID.IsNull() || m.DeploymentID.IsUnknown() || m.DeploymentID.ValueString() == ""
-	st, found := r.readDesired(ctx, db, &m)
-	var err error
-	if !found || wantDeployment {
-		st, found, err = readOwner(ctx, db, engine.BundleOwner(name), wantDeployment)
-	}
+	rep, found, err := engine.InspectOwner(ctx, db, owner, engine.ReadOptions{})
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read bundle deployment", fmt.Sprintf("tenant %s, bundle %s: %v", tenantID, name, err))
 		return
+	}
+	r.client.Plans.PutState(tenantID, owner, rep.State)
+	st := &ownerState{checksum: rep.Checksum, objects: rep.Objects, drift: rep.Drift}
+	if desired, ok := r.readDesired(rep.State, &m); ok {
+		st, found = desired, true
 	}
 	if !found {
 		resp.State.RemoveResource(ctx) // ownership removed outside Terraform: plan a fresh deployment
@@ -322,11 +365,11 @@ func (r *deployBundleResource) Read(ctx context.Context, req resource.ReadReques
 	m.Objects = sortedNames(st.objects)
 	if wantDeployment {
 		m.DeploymentID = types.StringValue("")
-	}
-	if st.deployment != nil {
-		m.DeploymentID = types.StringValue(st.deployment.ID)
-		if m.Version.IsNull() {
-			m.Version = types.StringValue(st.deployment.Version)
+		if rep.Deployment != nil {
+			m.DeploymentID = types.StringValue(rep.Deployment.ID)
+			if m.Version.IsNull() {
+				m.Version = types.StringValue(rep.Deployment.Version)
+			}
 		}
 	}
 	if m.Version.IsNull() {

@@ -19,7 +19,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
-	engine "github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 	"github.com/objectstack-ai/terraform-provider-objectstack/provider"
 )
@@ -115,49 +114,7 @@ func importInTenant(ctx context.Context, req resource.ImportStateRequest, resp *
 
 // ownerState is what refresh learns about one owner in a tenant database.
 type ownerState struct {
-	checksum   string
-	objects    []bundle.Object
-	drift      bool
-	deployment *engine.Deployment // only when asked for
-}
-
-// readOwner re-plans the owner's registered definitions against the live schema: any statement needed
-// means someone changed the database by hand. found is false when the owner has nothing deployed.
-func readOwner(ctx context.Context, db *sql.DB, owner engine.Owner, withDeployment bool) (*ownerState, bool, error) {
-	regs, err := engine.RegisteredObjects(ctx, db)
-	if err != nil {
-		return nil, false, err
-	}
-	st := &ownerState{}
-	for _, ro := range regs {
-		if ro.Owner == owner {
-			st.objects = append(st.objects, ro.Definition)
-		}
-	}
-	if len(st.objects) == 0 {
-		return nil, false, nil
-	}
-	p, err := engine.PlanOwner(ctx, db, owner, st.objects, engine.PlanOptions{})
-	if err != nil {
-		return nil, false, err
-	}
-	st.drift = len(p.Migration.Statements) > 0
-	st.checksum = p.Checksum
-	if !p.UpToDate {
-		if st.checksum, err = engine.OwnerChecksum(ctx, db, owner); err != nil {
-			return nil, false, err
-		}
-	}
-	if withDeployment {
-		deps, err := engine.Deployments(ctx, db, owner)
-		if err != nil {
-			return nil, false, err
-		}
-		for i := range deps {
-			if deps[i].Status == engine.StatusReady && (st.deployment == nil || deps[i].CompletedAt >= st.deployment.CompletedAt) {
-				st.deployment = &deps[i]
-			}
-		}
-	}
-	return st, true, nil
+	checksum string
+	objects  []bundle.Object
+	drift    bool
 }

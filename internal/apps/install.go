@@ -58,6 +58,24 @@ func Install(ctx context.Context, db *sql.DB, app *App, opts InstallOptions) (*A
 	if err != nil {
 		return fail(nil, err)
 	}
+	res, err := InstallPlanned(ctx, db, app, p, opts)
+	res.DurationMs = time.Since(start).Milliseconds()
+	return res, err
+}
+
+// InstallPlanned is Install of a plan made moments ago (PlanInstall, or a Tenant's): one request. A database
+// that moved since the plan's read makes it fail with schema.ErrStalePlan and nothing applied.
+func InstallPlanned(ctx context.Context, db *sql.DB, app *App, p *InstallPlan, opts InstallOptions) (*AppInstallResult, error) {
+	start := time.Now()
+	m := app.Manifest
+	fail := func(p *InstallPlan, err error) (*AppInstallResult, error) {
+		res := &AppInstallResult{AppID: m.Name, Version: m.Version, InstalledObjects: app.ObjectNames(), CreatedTables: []string{},
+			Error: err.Error(), DurationMs: time.Since(start).Milliseconds()}
+		if p != nil {
+			res.Action, res.PreviousVersion = p.Action, p.InstalledVersion
+		}
+		return res, err
+	}
 	holder := opts.Holder
 	if holder == "" {
 		holder = "apps-" + newID()

@@ -305,7 +305,9 @@ func (s *Staged) Result(res *schema.BatchResult, err error) (*AppInstallResult, 
 
 // ReadTenant reads one tenant database for installing app (one round trip).
 func ReadTenant(ctx context.Context, db *sql.DB, app *App, opts InstallOptions) (*Tenant, error) {
-	st, err := schema.ReadState(ctx, db, Reads([]*App{app}, func(*App) InstallOptions { return opts }))
+	ro := Reads([]*App{app}, func(*App) InstallOptions { return opts })
+	ro.Deployments = []schema.Owner{app.Owner()}
+	st, err := schema.ReadState(ctx, db, ro)
 	if err != nil {
 		return nil, err
 	}

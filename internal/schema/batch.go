@@ -32,6 +32,7 @@ type Batch struct {
 	// applies (CLI, Terraform) do, so the tenant's deployment log shows the attempt; a reconciler revision does
 	// not: its failure is recorded in the control plane, and the tenant stays byte-for-byte as it was.
 	recordFailures bool
+	registry       bool // the registry tables' DDL is in the batch
 }
 
 type stepKind int
@@ -91,6 +92,10 @@ func (b *Batch) guards() {
 	}
 	conds := []string{"(SELECT schema_version FROM pragma_schema_version) = ?"}
 	args := []any{st.schemaVersion}
+	if st.expectEmpty {
+		conds = []string{`NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE name NOT LIKE 'sqlite!_%' ESCAPE '!')`}
+		args = nil
+	}
 	if st.hasRegDigest {
 		conds = append(conds, "("+registryDigestSQL+") IS ?")
 		args = append(args, st.regDigest)
@@ -105,12 +110,6 @@ func (b *Batch) guards() {
 		SQL:  "SELECT CASE WHEN " + strings.Join(conds, " AND ") + " THEN 1 ELSE json('objectstack: the database changed since the plan') END",
 		Args: args,
 	})
-	if !st.cur.HasRegistry {
-		// Created only when the read showed them missing, inside the same transaction as the first schema.
-		for _, s := range registryDDL {
-			b.add(step{kind: stepRegistryDDL}, database.Stmt{SQL: s})
-		}
-	}
 }
 
 // Plans returns how many plans that change something were added so far (the index the next one gets in
@@ -148,6 +147,13 @@ func (b *Batch) addPlan(p *Plan, opts ApplyOptions, rollbackOf string) (string, 
 	}
 	if p.UpToDate {
 		return "", nil
+	}
+	if !b.st.cur.HasRegistry && !b.registry {
+		// Created only when the read showed them missing, inside the same transaction as the first schema.
+		b.registry = true
+		for _, s := range registryDDL {
+			b.add(step{kind: stepRegistryDDL}, database.Stmt{SQL: s})
+		}
 	}
 	bp := &batchPlan{p: p, opts: opts, depID: newID("dep-"), fkRows: -1, start: time.Now()}
 	pi := len(b.plans)

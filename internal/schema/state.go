@@ -31,6 +31,8 @@ type State struct {
 	guards []guardValue
 	extra  map[string]database.Result
 
+	// expectEmpty is set on EmptyState: a batch checks the database has no schema at all.
+	expectEmpty bool
 	// base is the State as read, for states returned by After: a batch re-checks the database against it.
 	base *State
 }
@@ -52,6 +54,8 @@ type ReadOptions struct {
 	Guards []string
 	// Extra statements run in the same snapshot, by a key of the caller's; State.Extra returns their results.
 	Extra map[string]database.Stmt
+	// Deployments asks for the latest successful deployment of each owner (State.LatestDeployment).
+	Deployments []Owner
 }
 
 // Extra returns the result of the ReadOptions.Extra statement under key (with its own Err).
@@ -73,6 +77,13 @@ const (
 	readFixed // statements before the caller's guards
 )
 
+// EmptyState is the State of a database known to be empty — one the platform created a moment ago — without
+// reading it: a batch made from it first checks that the database really has no schema object at all, and
+// fails with ErrStalePlan otherwise (then read it and plan again).
+func EmptyState() *State {
+	return &State{cur: &dbSchema{Tables: map[string]*table{}}, expectEmpty: true, extra: map[string]database.Result{}}
+}
+
 // ReadState reads one tenant database's State in one round trip.
 func ReadState(ctx context.Context, db *sql.DB, opts ReadOptions) (*State, error) {
 	owners := make([]string, 0, len(opts.Owners))
@@ -92,6 +103,17 @@ FROM _objectstack_objects ORDER BY name`, Args: []any{all, string(ownersJSON)}},
 	}
 	for _, g := range opts.Guards {
 		stmts = append(stmts, database.Stmt{SQL: "SELECT (" + g + ")"})
+	}
+	if len(opts.Deployments) > 0 {
+		extra := map[string]database.Stmt{}
+		for k, v := range opts.Extra {
+			extra[k] = v
+		}
+		for _, o := range opts.Deployments {
+			extra[deploymentKey(o)] = database.Stmt{SQL: `SELECT ` + deploymentColumns + ` FROM _objectstack_deployments
+WHERE owner = ? AND status = 'ready' ORDER BY completed_at DESC, seq DESC LIMIT 1`, Args: []any{string(o)}}
+		}
+		opts.Extra = extra
 	}
 	extraKeys := make([]string, 0, len(opts.Extra))
 	for k := range opts.Extra {
@@ -251,7 +273,85 @@ func MergeReads(a, b ReadOptions) ReadOptions {
 	for k, v := range b.Extra {
 		out.Extra[k] = v
 	}
+	out.Deployments = append(append([]Owner{}, a.Deployments...), b.Deployments...)
 	return out
+}
+
+func deploymentKey(o Owner) string { return "schema:deployment:" + string(o) }
+
+// LatestDeployment returns the owner's latest successful deployment, when ReadOptions.Deployments asked for it.
+func (s *State) LatestDeployment(owner Owner) (*Deployment, error) {
+	r, ok := s.read().extra[deploymentKey(owner)]
+	if !ok {
+		return nil, fmt.Errorf("the state was read without the deployments of %s", owner)
+	}
+	if r.Err != nil {
+		if isNoSuchTable(r.Err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read deployments of %s: %w", owner, r.Err)
+	}
+	if len(r.Rows) == 0 {
+		return nil, nil
+	}
+	row := r.Rows[0]
+	if len(row) != 11 {
+		return nil, fmt.Errorf("read deployments of %s: row of %d columns", owner, len(row))
+	}
+	d := Deployment{ID: asString(row[0]), Owner: Owner(asString(row[1])), Version: asString(row[2]), Checksum: asString(row[3]),
+		Source: asString(row[4]), Status: asString(row[5]), Error: asString(row[7]), RolledBackBy: asString(row[8]),
+		StartedAt: asString(row[9]), CompletedAt: asString(row[10])}
+	if err := json.Unmarshal([]byte(asString(row[6])), &d.Statements); err != nil {
+		return nil, fmt.Errorf("deployment %s statements: %w", d.ID, err)
+	}
+	return &d, nil
+}
+
+// OwnerReport is what refresh learns about one owner from one read: its registered objects and checksum,
+// whether the live schema drifted from them, and its latest successful deployment.
+type OwnerReport struct {
+	State      *State
+	Objects    []bundle.Object
+	Checksum   string
+	Drift      bool
+	Deployment *Deployment
+}
+
+// InspectOwner reads owner's report in one round trip (plus what extra asks for, merged into the same read).
+// found is false when the owner has nothing registered.
+func InspectOwner(ctx context.Context, db *sql.DB, owner Owner, extra ReadOptions) (*OwnerReport, bool, error) {
+	ro := MergeReads(ReadOptions{Owners: []Owner{owner}, Deployments: []Owner{owner}}, extra)
+	st, err := ReadState(ctx, db, ro)
+	if err != nil {
+		return nil, false, err
+	}
+	return st.Report(owner)
+}
+
+// Report is InspectOwner's answer from a State already read (with owner's definitions and deployments).
+func (s *State) Report(owner Owner) (*OwnerReport, bool, error) {
+	rep := &OwnerReport{State: s, Checksum: s.OwnerChecksum(owner)}
+	regs, err := s.Registered()
+	if err != nil {
+		return nil, false, err
+	}
+	for _, ro := range regs {
+		if ro.Owner == owner {
+			rep.Objects = append(rep.Objects, ro.Definition)
+		}
+	}
+	if len(rep.Objects) == 0 {
+		return rep, false, nil
+	}
+	p, err := s.Plan(owner, rep.Objects)
+	if err != nil {
+		return nil, false, err
+	}
+	rep.Drift = len(p.Migration.Statements) > 0
+	if rep.Deployment, err = s.LatestDeployment(owner); err != nil {
+		return nil, false, err
+	}
+	return rep, true, nil
 }
 
 // Lease returns the migration lease's holder and expiry ("" when nobody holds one).

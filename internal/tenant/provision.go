@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/apps"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
@@ -58,7 +59,7 @@ func (s *Service) Provision(ctx context.Context, req Request) (*Result, error) {
 		r.DisplayName, r.Plan, r.Labels, r.Quotas, r.adminEmail = req.DisplayName, req.Plan, req.Labels, req.Quotas, req.AdminEmail
 		r.Status, r.Error = StatusProvisioning, ""
 	}
-	p := &pipeline{s: s, r: r, req: req, created: created}
+	p := &pipeline{s: s, r: r, req: req, created: created, seeded: -1}
 	defer p.close()
 	res, err := p.run(ctx)
 	res.TotalDurationMs = time.Since(start).Milliseconds()
@@ -124,6 +125,10 @@ type pipeline struct {
 	dbInfo *platform.Database
 	tok    platform.Token
 	db     *sql.DB
+	// synced and seeded are set when a fresh database got its schema and seed rows with its ownership marker
+	// (seeded is the number of records written then, -1 when that did not happen).
+	synced bool
+	seeded int
 }
 
 func (p *pipeline) close() {
@@ -243,6 +248,17 @@ func (p *pipeline) createDatabase(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if !adopted {
+		done, err := p.initFresh(ctx, db)
+		if err != nil {
+			db.Close()
+			return false, fmt.Errorf("database %s: %w", r.DatabaseName, err)
+		}
+		if done {
+			p.dbInfo, p.tok, p.db = d, tok, db
+			return false, nil
+		}
+	}
 	if err := claimOwnership(ctx, db, r.ID, !adopted); err != nil {
 		db.Close()
 		return false, fmt.Errorf("database %s: %w", r.DatabaseName, err)
@@ -258,6 +274,50 @@ func (p *pipeline) createDatabase(ctx context.Context) (bool, error) {
 		s.log.Debug("tenant database adopted", "tenant", r.ID, "database", r.DatabaseName)
 	}
 	return false, nil
+}
+
+// initFresh claims a database the platform has just created and, in the same single request, gives it the
+// bundle's schema and seed data: the batch first checks that the database really is empty, so nothing needs
+// reading. done is false when it is not empty (a create answer that was lost and retried finds an earlier
+// database): then the careful path takes over, which reads before it claims.
+func (p *pipeline) initFresh(ctx context.Context, db *sql.DB) (done bool, err error) {
+	st := schema.EmptyState()
+	b := schema.NewBatch(st, "tenant-provision")
+	b.Add("write ownership marker", markerStatements(p.r.ID)...)
+	var seedFrom, seedTo int
+	if bd := p.req.Bundle; bd != nil {
+		plan, err := st.Plan(schema.BundleOwner(bd.Manifest.Name), bd.Objects)
+		if err != nil {
+			return false, err
+		}
+		if _, err := b.AddPlan(plan, schema.ApplyOptions{Version: bd.Manifest.Version, Source: "tenant-provision"}); err != nil {
+			return false, err
+		}
+		if len(bd.SeedData) > 0 {
+			stmts, err := apps.SeedStatements(bd.Objects, bd.SeedData, p.s.cfg.Environment, func(string) bool { return false })
+			if err != nil {
+				return false, fmt.Errorf("seed: %w", err)
+			}
+			seedFrom = b.Add("seed", stmts...)
+			seedTo = seedFrom + len(stmts)
+		}
+	}
+	res, err := b.Commit(ctx, db)
+	if errors.Is(err, schema.ErrStalePlan) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	p.synced = p.req.Bundle != nil
+	p.seeded = -1
+	if seedTo > seedFrom {
+		p.seeded = 0
+		for _, r := range res.Results[seedFrom:seedTo] {
+			p.seeded += int(r.RowsAffected)
+		}
+	}
+	return true, nil
 }
 
 // createToken keeps the full-access token, encrypted, for the router and later lifecycle calls.
@@ -291,6 +351,9 @@ func (p *pipeline) syncSchema(ctx context.Context) (bool, error) {
 	if b == nil {
 		return true, nil
 	}
+	if p.synced {
+		return false, nil // applied with the ownership marker, in the same request
+	}
 	owner := schema.BundleOwner(b.Manifest.Name)
 	plan, err := schema.PlanOwner(ctx, p.db, owner, b.Objects, schema.PlanOptions{})
 	if err != nil {
@@ -318,6 +381,10 @@ func (p *pipeline) seed(ctx context.Context) (bool, error) {
 	b := p.req.Bundle
 	if b == nil || len(b.SeedData) == 0 {
 		return true, nil
+	}
+	if p.seeded >= 0 && p.synced {
+		p.s.log.Debug("tenant seeded", "tenant", p.r.ID, "records", p.seeded)
+		return p.seeded == 0, nil
 	}
 	n, err := seedDatasets(ctx, p.db, b.Objects, b.SeedData, p.s.cfg.Environment)
 	if err != nil {

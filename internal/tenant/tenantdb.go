@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 )
 
@@ -77,6 +78,18 @@ func countTables(ctx context.Context, db *sql.DB) (int, error) {
 		return 0, fmt.Errorf("inspect database: %w", err)
 	}
 	return n, nil
+}
+
+// markerStatements create the one-row marker table and claim it for tenant id, for a batch.
+func markerStatements(id string) []database.Stmt {
+	return []database.Stmt{
+		{SQL: `CREATE TABLE IF NOT EXISTS ` + markerTable + ` (
+		id INTEGER PRIMARY KEY CHECK (id = 1),
+		tenant_id TEXT NOT NULL,
+		claimed_at TEXT NOT NULL
+	)`},
+		{SQL: `INSERT OR IGNORE INTO ` + markerTable + ` (id, tenant_id, claimed_at) VALUES (1, ?, ?)`, Args: []any{id, formatTime(time.Now())}},
+	}
 }
 
 // writeMarker creates the one-row marker table and claims it, in one round trip (the libSQL client
