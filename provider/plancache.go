@@ -58,7 +58,9 @@ func (c *PlanCache) Put(tenantID string, owner schema.Owner, contentKey string, 
 
 // stateKey is the key a refresh's read of an owner's tenant is kept under (no content key: any content of the
 // owner's folder is planned against it).
-func stateKey(tenantID string, owner schema.Owner) string { return planKey(tenantID, owner, "\x00state") }
+func stateKey(tenantID string, owner schema.Owner) string {
+	return planKey(tenantID, owner, "\x00state")
+}
 
 // PutState keeps what refresh read of a tenant for owner, so the plan that follows in the same command plans
 // any folder content against it instead of reading the database again (one request per resource on a remote

@@ -95,8 +95,8 @@ const wanRepoConfig = "apiVersion: objectstack.ai/v1\ntargets:\n  - bundles: [co
 // addonApp is apps/addon: one object and seed rows keyed by name.
 func addonApp(version, seedMode string, seeds ...string) map[string][]byte {
 	files := map[string][]byte{
-		"apps/addon/app.yaml":                []byte("name: addon\nlabel: Addon\nversion: " + version + "\nobjects: [addon_tag]\n"),
-		"apps/addon/objects/addon_tag.yaml":  []byte("name: addon_tag\nlabel: Tag\nfields:\n  name: { type: text, label: Name }\n  color: { type: text, label: Color }\n"),
+		"apps/addon/app.yaml":                 []byte("name: addon\nlabel: Addon\nversion: " + version + "\nobjects: [addon_tag]\n"),
+		"apps/addon/objects/addon_tag.yaml":   []byte("name: addon_tag\nlabel: Tag\nfields:\n  name: { type: text, label: Name }\n  color: { type: text, label: Color }\n"),
 		"apps/addon/seed/addon_tag_seed.yaml": nil,
 	}
 	seed := "object: addon_tag\nmode: " + seedMode + "\nexternalId: name\nrecords:\n"
