@@ -316,7 +316,8 @@ func (b *Batch) Commit(ctx context.Context, db *sql.DB) (*BatchResult, error) {
 		return res, nil
 	}
 	err = b.explain(err, out)
-	if errors.Is(err, ErrStalePlan) {
+	var le *LockedError
+	if errors.Is(err, ErrStalePlan) || errors.As(err, &le) {
 		// The lease table may have appeared since the read (a holder took the first lease): a lease held by
 		// somebody else is the better answer, and the caller must not re-plan into it.
 		if h, exp, lerr := currentLease(ctx, db); lerr == nil && h != "" && h != b.holder && exp.After(time.Now()) {
@@ -361,6 +362,7 @@ func (b *Batch) explain(err error, out []database.Result) error {
 	case stepStale:
 		return ErrStalePlan
 	case stepLease:
+		// Commit names the holder from a fresh read; the one of the plan's read may be gone or have changed.
 		h, exp := b.st.Lease()
 		if h == "" || h == b.holder {
 			h = "another holder"

@@ -1,0 +1,70 @@
+package tenant_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/devserver"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/wanproxy"
+)
+
+// TestProvisionRequestBudget: provisioning a tenant on Turso (here `objectstack dev` behind a counting proxy)
+// costs two Platform API calls (create the database, mint its token) and ONE Hrana request — the ownership
+// marker, the bundle's schema and registry and its seed rows in one batch — and the result is complete.
+func TestProvisionRequestBudget(t *testing.T) {
+	ctx := testCtx(t)
+	run, err := devserver.Start(context.Background(), devserver.Options{DataDir: t.TempDir(), APIToken: testAPIToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(run.Stop)
+	px, err := wanproxy.Start(run.URL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = px.Close() })
+	e := &env{name: "dev", dataDir: t.TempDir(), clock: &fakeClock{}, plat: newTurso(t, px.URL(), nil, 0)}
+	s := e.service(t)
+	for _, tc := range []struct {
+		id     string
+		bundle bool
+	}{{"plain", false}, {"with-bundle", true}} {
+		px.Reset()
+		r := req(tc.id)
+		if tc.bundle {
+			r.Bundle = testBundle(3, true)
+		}
+		res := mustProvision(t, ctx, s, r)
+		snap := px.Snapshot()
+		if snap.Platform != 2 || snap.Hrana != 1 {
+			t.Errorf("%s: %d Platform API calls and %d Hrana requests, want 2 and 1 (%+v)", tc.id, snap.Platform, snap.Hrana, snap)
+		}
+		if res.Status != tenant.StatusActive {
+			t.Fatalf("%s: %+v", tc.id, res)
+		}
+		db, err := s.DB(ctx, tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{"_objectstack_tenant": 1}
+		if tc.bundle {
+			want["obj_00"], want["obj_02"] = 2, 0
+		}
+		for table, rows := range want {
+			if n := countRows(t, db, table); n != rows {
+				t.Errorf("%s: %s has %d rows, want %d", tc.id, table, n, rows)
+			}
+		}
+	}
+}
+
+func countRows(t *testing.T, db *sql.DB, table string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM "` + table + `"`).Scan(&n); err != nil {
+		t.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
