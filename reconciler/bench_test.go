@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant/router"
@@ -67,10 +66,7 @@ func buildFixture() (*benchFixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctl, err := database.Open(filepath.Join(dir, tenant.ControlFile), "")
-	if err != nil {
-		return nil, err
-	}
+	ctl := svc.ControlDB() // as cmd/objectstack opens it: registry and status in one read
 	store, err := status.Open(ctx, ctl)
 	if err != nil {
 		return nil, err
@@ -228,7 +224,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if fixture != nil {
 		fixture.svc.Close()
-		fixture.ctl.Close()
 		os.RemoveAll(fixture.dir)
 	}
 	os.Exit(code)

@@ -8,7 +8,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/config"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/status"
 )
@@ -43,13 +42,9 @@ func (r *Reconciler) CheckDrift(ctx context.Context) (*DriftReport, error) {
 	if repo == nil {
 		return &DriftReport{}, nil
 	}
-	tenants, err := r.opts.Tenants.List(ctx, tenant.Filter{})
+	tenants, statuses, err := r.readControlPlane(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("drift: list tenants: %w", err)
-	}
-	statuses, err := r.opts.Store.All(ctx)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("drift: %w", err)
 	}
 	_, desired := repo.resolveRun(tenants, statuses)
 	var check []*Desired
@@ -68,7 +63,7 @@ func (r *Reconciler) CheckDrift(ctx context.Context) (*DriftReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex := &execution{r: r, rev: rev, cfg: repo.Config, statuses: statuses, rollout: &status.Rollout{}, rec: newRecorder(r.opts.Store)}
+	ex := &execution{r: r, rev: rev, cfg: repo.Config, statuses: statuses, rollout: &status.Rollout{}, rec: newRecorder(ctx, r)}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Concurrency)
@@ -85,7 +80,7 @@ func (r *Reconciler) CheckDrift(ctx context.Context) (*DriftReport, error) {
 		})
 	}
 	_ = g.Wait()
-	if err := ex.rec.flush(ctx); err != nil {
+	if err := ex.rec.close(ctx, nil); err != nil {
 		return rep, err
 	}
 	for _, res := range rep.Results {
@@ -99,9 +94,7 @@ func (r *Reconciler) CheckDrift(ctx context.Context) (*DriftReport, error) {
 			rep.Failed++
 		}
 	}
-	if all, err := r.opts.Store.All(ctx); err == nil {
-		r.observeConditions(all)
-	}
+	r.observeConditions(ex.rec.merged(statuses))
 	r.log.Info("drift check finished", "revision", rep.Revision, "checked", rep.Checked, "drifted", rep.Drifted, "healed", rep.Healed)
 	return rep, nil
 }

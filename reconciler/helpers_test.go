@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
@@ -42,31 +40,41 @@ type env struct {
 
 func openEnv(t testing.TB, dataDir string) *env {
 	t.Helper()
+	return openEnvWith(t, dataDir, "", "")
+}
+
+// openEnvWith is openEnv with the control plane at controlURL (a libSQL URL) instead of DATA_DIR/control.db.
+func openEnvWith(t testing.TB, dataDir, controlURL, controlToken string) *env {
+	t.Helper()
 	ctx := context.Background()
 	plat, err := platform.NewLocal(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := tenant.Open(ctx, tenant.Config{DataDir: dataDir, Platform: plat, SecretKey: testKey})
+	svc, err := tenant.Open(ctx, tenant.Config{DataDir: dataDir, Platform: plat, SecretKey: testKey, ControlURL: controlURL, ControlToken: controlToken})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctl, err := database.Open(filepath.Join(dataDir, tenant.ControlFile), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The status tables on the tenant service's own control-plane handle, as cmd/objectstack opens them:
+	// the reconciler then reads the registry and the status in one request.
+	ctl := svc.ControlDB()
 	store, err := status.Open(ctx, ctl)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, dataDir: dataDir, svc: svc, ctl: ctl, store: store}
-	t.Cleanup(func() { ctl.Close(); svc.Close() })
+	t.Cleanup(func() { svc.Close() })
 	return e
 }
 
 func newEnv(t testing.TB, tenants []tenantSpec) *env {
 	t.Helper()
-	e := openEnv(t, t.TempDir())
+	return newEnvWith(t, tenants, "", "")
+}
+
+func newEnvWith(t testing.TB, tenants []tenantSpec, controlURL, controlToken string) *env {
+	t.Helper()
+	e := openEnvWith(t, t.TempDir(), controlURL, controlToken)
 	for _, ts := range tenants {
 		e.provision(ts)
 	}

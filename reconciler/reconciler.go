@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/metrics"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/source"
@@ -31,9 +32,16 @@ type Options struct {
 	Source  *source.Source // nil when revisions are handed in directly (tests, plan --repo)
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
-	// Concurrency bounds how many tenant databases are planned or migrated at once (default 4); a wave's
-	// maxParallel lowers it for that wave.
+	// Concurrency bounds how many tenant databases are planned or migrated at once; a wave's maxParallel
+	// lowers it for that wave. Default DefaultConcurrency of the tenants' platform: 64 on Turso, where a
+	// tenant's work is WAN round trips and waiting is what a worker mostly does; 4 for local files, where it
+	// is CPU and disk.
 	Concurrency int
+	// FlushEvery is how many tenant outcomes make one control-plane write (default DefaultFlushEvery).
+	FlushEvery int
+	// FlushInterval is the longest an outcome waits for its write (default DefaultFlushInterval; negative:
+	// only every FlushEvery outcomes and at wave end, which makes control-plane request counts exact).
+	FlushInterval time.Duration
 	// Interval is the polling backstop (default 1m, jittered ±10%).
 	Interval time.Duration
 	// DriftInterval is how often up-to-date tenants are re-planned to detect changes made by hand (default
@@ -47,6 +55,14 @@ type Options struct {
 	Settle time.Duration
 	// OnTenant, if set, is called after each tenant's outcome is decided (tests use it to crash mid-rollout).
 	OnTenant func(TenantResult)
+}
+
+// DefaultConcurrency is the default number of tenants in flight for a platform kind ("local", "turso").
+func DefaultConcurrency(platformKind string) int {
+	if platformKind == "turso" {
+		return 64
+	}
+	return 4
 }
 
 // Reconciler converges tenants to repository revisions.
@@ -71,7 +87,19 @@ func New(opts Options) (*Reconciler, error) {
 		return nil, errors.New("reconciler: Tenants and Store are required")
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 4
+		opts.Concurrency = DefaultConcurrency(opts.Tenants.Platform().Kind())
+	}
+	if opts.Tenants.Platform().Kind() == "turso" || opts.Store.Remote() {
+		// Every tenant in flight keeps a request open to the same host (a Turso edge, the dev server);
+		// a keep-alive pool smaller than that closes and re-dials connections on every request. A few
+		// more for the control plane's writes and the next group's leases.
+		database.SetMaxConnsPerHost(opts.Concurrency + 4)
+	}
+	if opts.FlushEvery <= 0 {
+		opts.FlushEvery = DefaultFlushEvery
+	}
+	if opts.FlushInterval == 0 {
+		opts.FlushInterval = DefaultFlushInterval
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = time.Minute

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
-	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/config"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/source"
 )
@@ -58,11 +57,7 @@ func (r *Reconciler) Review(ctx context.Context, rev source.Revision) (*Review, 
 	if !rv.Valid {
 		return rv, nil
 	}
-	tenants, err := r.opts.Tenants.List(ctx, tenant.Filter{})
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	statuses, err := r.opts.Store.All(ctx)
+	tenants, statuses, err := r.readControlPlane(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -78,26 +78,22 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 	for _, is := range sum.Issues {
 		src.Issues = append(src.Issues, status.Issue{File: is.File, Line: is.Line, Path: is.Path, Message: is.Message, Code: is.Code})
 	}
-	if err := r.opts.Store.SetSource(ctx, src); err != nil {
+	// Control-plane budget of one revision: one read (tenants and their status, one snapshot) and one write
+	// for the source — together with the rollout and all its tasks when there is work. Everything after
+	// that is written per batch of tenants.
+	tenants, statuses, err := r.readControlPlane(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if !sum.Valid {
 		for _, is := range sum.Issues {
 			r.log.Error("invalid revision", "revision", sum.Revision, "file", is.File, "line", is.Line, "path", is.Path, "message", is.Message)
 		}
-		if err := r.markInvalid(ctx, rev, sum.Issues); err != nil {
+		if err := r.markInvalid(ctx, rev, src, statuses, sum.Issues); err != nil {
 			return nil, err
 		}
 		r.setState(repo, rev, false)
 		return sum, nil
-	}
-	tenants, err := r.opts.Tenants.List(ctx, tenant.Filter{})
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	statuses, err := r.opts.Store.All(ctx)
-	if err != nil {
-		return nil, err
 	}
 	waves, desired := repo.resolveRun(tenants, statuses)
 	sum.Unknown = repo.UnknownTenants(tenants)
@@ -120,19 +116,26 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 	}
 	sum.Skipped = len(desired) - len(need)
 	if len(need) == 0 {
+		if err := r.opts.Store.SetSource(ctx, src); err != nil {
+			return nil, err
+		}
 		r.observeConditions(statuses)
 		r.setState(repo, rev, false)
 		return sum, nil
 	}
 	tasks := map[string]string{}
+	firstWave := ""
 	for _, w := range waves {
 		for _, d := range w.Members {
 			if need[d.Tenant.ID] {
 				tasks[d.Tenant.ID] = w.Name
+				if firstWave == "" {
+					firstWave = w.Name
+				}
 			}
 		}
 	}
-	ro, resumed, err := r.opts.Store.StartRollout(ctx, rev.String(), rev.Digest, tasks)
+	ro, resumed, err := r.opts.Store.Begin(ctx, status.RolloutStart{Revision: rev.String(), Digest: rev.Digest, Tasks: tasks, Wave: firstWave, Source: &src})
 	if err != nil {
 		return nil, err
 	}
@@ -140,11 +143,8 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 	if resumed {
 		r.log.Info("resuming rollout", "rollout", ro.ID, "revision", ro.Revision, "wave", ro.Wave)
 	}
-	ex := &execution{r: r, rev: rev, cfg: repo.Config, statuses: statuses, rollout: ro, rec: newRecorder(r.opts.Store)}
+	ex := &execution{r: r, rev: rev, cfg: repo.Config, statuses: statuses, rollout: ro, rec: newRecorder(ctx, r), wave: firstWave}
 	ex.run(ctx, waves, need, sum)
-	if err := ex.rec.flush(ctx); err != nil {
-		return sum, err
-	}
 	state := status.RolloutCompleted
 	msg := ""
 	switch {
@@ -158,23 +158,49 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 		msg = fmt.Sprintf("%d tenant(s) held by another replica", sum.Leased)
 	}
 	sum.RolloutState = state
-	if err := r.opts.Store.UpdateRollout(ctx, ro.ID, state, ex.wave, msg); err != nil {
+	// The last outcomes and the rollout's final state: one write.
+	if err := ex.rec.close(ctx, &status.RolloutState{ID: ro.ID, State: state, Wave: ex.wave, Message: msg}); err != nil {
 		return sum, err
 	}
-	if all, err := r.opts.Store.All(ctx); err == nil {
-		r.observeConditions(all)
-	}
+	r.observeConditions(ex.rec.merged(statuses))
 	r.setState(repo, rev, !sum.OK() || sum.Leased > 0)
 	return sum, nil
 }
 
-// markInvalid records on every tenant the reconciler knows that the revision was rejected, naming the
-// first problems; their databases are untouched and their last applied revision stays.
-func (r *Reconciler) markInvalid(ctx context.Context, rev source.Revision, issues []bundle.Issue) error {
+// readControlPlane reads the tenant registry and every tenant's reconcile status. When the status store
+// and the tenant service share one control-plane handle (cmd/objectstack and the tests open them so)
+// that is ONE request from one snapshot; otherwise one each.
+func (r *Reconciler) readControlPlane(ctx context.Context) ([]tenant.Tenant, map[string]status.Tenant, error) {
+	if r.opts.Store.DB() == r.opts.Tenants.ControlDB() {
+		statuses, res, err := r.opts.Store.Snapshot(ctx, tenant.ListStmt(tenant.Filter{}))
+		if err != nil {
+			return nil, nil, fmt.Errorf("read control plane: %w", err)
+		}
+		tenants, err := tenant.DecodeList(res[0], tenant.Filter{})
+		if err != nil {
+			return nil, nil, err
+		}
+		return tenants, statuses, nil
+	}
+	tenants, err := r.opts.Tenants.List(ctx, tenant.Filter{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list tenants: %w", err)
+	}
 	statuses, err := r.opts.Store.All(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
+	return tenants, statuses, nil
+}
+
+// invalidBatch bounds one write of markInvalid: every known tenant gets a status row and a history entry,
+// and a fleet's worth in one request would be megabytes.
+const invalidBatch = 512
+
+// markInvalid records on every tenant the reconciler knows that the revision was rejected, naming the
+// first problems; their databases are untouched and their last applied revision stays. The source goes
+// with the first batch: one write for up to invalidBatch tenants.
+func (r *Reconciler) markInvalid(ctx context.Context, rev source.Revision, src status.Source, statuses map[string]status.Tenant, issues []bundle.Issue) error {
 	var msgs []string
 	for i, is := range issues {
 		if i == 5 {
@@ -195,20 +221,23 @@ func (r *Reconciler) markInvalid(ctx context.Context, rev source.Revision, issue
 		ups = append(ups, status.Update{Status: st, History: &status.HistoryEntry{Revision: rev.String(), Result: "invalid",
 			Reason: status.ReasonInvalidRevision, Message: msg}})
 	}
-	rec := newRecorder(r.opts.Store)
-	for _, u := range ups {
-		if err := rec.add(ctx, u); err != nil {
+	b := status.Batch{Source: &src}
+	for {
+		n := min(len(ups), invalidBatch)
+		b.Updates = ups[:n]
+		if err := r.opts.Store.Write(ctx, b); err != nil {
 			return err
 		}
-	}
-	if err := rec.flush(ctx); err != nil {
-		return err
-	}
-	if len(ups) > 0 {
-		if all, err := r.opts.Store.All(ctx); err == nil {
-			r.observeConditions(all)
+		for _, u := range b.Updates {
+			statuses[u.Status.TenantID] = u.Status
 		}
+		ups = ups[n:]
+		if len(ups) == 0 {
+			break
+		}
+		b.Source = nil
 	}
+	r.observeConditions(statuses)
 	return nil
 }
 
@@ -258,33 +287,85 @@ func (ex *execution) stop() bool {
 	}
 }
 
-func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool, sum *Summary) {
-	r := ex.r
-	// Phase 1: plan every tenant (dry run, read-only), so refusals are known before anything is applied.
-	planStart := time.Now()
-	plans := map[string]*tenantPlan{}
-	var pmu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.opts.Concurrency)
-	for _, w := range waves {
-		for _, d := range w.Members {
-			if !need[d.Tenant.ID] || ex.rollout.Tasks[d.Tenant.ID] == status.TaskApplied {
-				continue
+// leaseGroup is how many tenants one control-plane request prepares (opens, or leases): as many as can run
+// at once, so a remote rollout at concurrency 64 pays one request per 64 tenants; at least 8, so a serial
+// wave does not pay one per tenant.
+func leaseGroup(limit int) int { return max(limit, 8) }
+
+// inGroups hands items to each in order, after prepare ran for the group of size items they belong to —
+// one control-plane request per group. The next group is prepared in the background once half of the
+// current one is handed out, so the workers downstream never wait for that request at a group boundary
+// (there is no barrier: a group is not waited for, only prepared), while nothing is prepared more than a
+// group and a half ahead of its use (leases are taken just before their tenants start). Once skip
+// reports true no further group is prepared, and each gets the zero value for the rest.
+func inGroups[T any](items []*Desired, size int, prepare func([]*Desired) T, skip func() bool, each func(*Desired, T)) {
+	var groups [][]*Desired
+	for len(items) > 0 {
+		n := min(size, len(items))
+		groups = append(groups, items[:n])
+		items = items[n:]
+	}
+	start := func(g []*Desired) <-chan T {
+		ch := make(chan T, 1)
+		go func() { ch <- prepare(g) }()
+		return ch
+	}
+	var next <-chan T
+	if len(groups) > 0 && !skip() {
+		next = start(groups[0])
+	}
+	for i, g := range groups {
+		var v T
+		if next != nil {
+			v = <-next
+			next = nil
+		}
+		for j, d := range g {
+			if j == len(g)/2 && i+1 < len(groups) && !skip() {
+				next = start(groups[i+1])
 			}
-			g.Go(func() error {
-				tp := r.planTenant(gctx, d)
-				pmu.Lock()
-				plans[d.Tenant.ID] = tp
-				pmu.Unlock()
-				return nil
-			})
+			each(d, v)
 		}
 	}
+}
+
+func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool, sum *Summary) {
+	r := ex.r
+	todo := make([][]*Desired, len(waves))
+	var all []*Desired
+	for i, w := range waves {
+		for _, d := range w.Members {
+			if need[d.Tenant.ID] && ex.rollout.Tasks[d.Tenant.ID] != status.TaskApplied {
+				todo[i] = append(todo[i], d) // TaskApplied: a resumed rollout finished this tenant before the restart
+			}
+		}
+		all = append(all, todo[i]...)
+	}
+
+	// Phase 1: plan every tenant (dry run, read-only), so refusals are known before anything is applied.
+	// A continuous pool: a tenant starts as soon as any earlier one finishes. Handles are opened a group at
+	// a time (one registry read per group instead of one per tenant).
+	planStart := time.Now()
+	plans := make(map[string]*tenantPlan, len(all))
+	var pmu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(r.opts.Concurrency)
+	inGroups(all, leaseGroup(r.opts.Concurrency), func(ds []*Desired) struct{} {
+		ex.warm(ctx, ds)
+		return struct{}{}
+	}, func() bool { return ctx.Err() != nil }, func(d *Desired, _ struct{}) {
+		g.Go(func() error {
+			tp := r.planTenant(ctx, d)
+			pmu.Lock()
+			plans[d.Tenant.ID] = tp
+			pmu.Unlock()
+			return nil
+		})
+	})
 	_ = g.Wait()
 	r.log.Debug("planned tenants", "count", len(plans), "durationMs", time.Since(planStart).Milliseconds())
 
-	// Phase 2: apply wave by wave. Leases are taken chunk by chunk just before applying, so replicas
-	// sharing the control plane interleave instead of one grabbing every tenant up front.
+	// Phase 2: apply wave by wave.
 	var results []TenantResult
 	var resMu sync.Mutex
 	add := func(res TenantResult) {
@@ -295,81 +376,33 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 			r.opts.OnTenant(res)
 		}
 	}
-	for _, w := range waves {
-		ex.mu.Lock()
-		ex.wave = w.Name
-		ex.mu.Unlock()
-		var todo []*Desired
-		for _, d := range w.Members {
-			if need[d.Tenant.ID] && ex.rollout.Tasks[d.Tenant.ID] != status.TaskApplied {
-				todo = append(todo, d) // TaskApplied: a resumed rollout finished this tenant before the restart
-			}
+	last := -1
+	for i := range waves {
+		if len(todo[i]) > 0 {
+			last = i
 		}
-		if len(todo) == 0 {
+	}
+	for i, w := range waves {
+		if len(todo[i]) == 0 {
 			continue
 		}
-		_ = r.opts.Store.UpdateRollout(ctx, ex.rollout.ID, status.RolloutRunning, w.Name, "")
-		limit := r.opts.Concurrency
-		if w.MaxParallel > 0 && w.MaxParallel < limit {
-			limit = w.MaxParallel
+		ex.mu.Lock()
+		moved := ex.wave != w.Name
+		ex.wave = w.Name
+		ex.mu.Unlock()
+		if moved {
+			ex.rec.setRollout(status.RolloutState{ID: ex.rollout.ID, State: status.RolloutRunning, Wave: w.Name})
 		}
-		chunk := max(2*limit, 8)
-		for len(todo) > 0 {
-			batch := todo[:min(chunk, len(todo))]
-			todo = todo[len(batch):]
-			if ex.stop() || ctx.Err() != nil {
-				for _, d := range batch {
-					ex.recordHalted(ctx, d, w.Name)
-					add(TenantResult{TenantID: d.Tenant.ID, Wave: w.Name, Outcome: OutcomeHalted})
-				}
-				continue
-			}
-			ids := make([]string, len(batch))
-			for i, d := range batch {
-				ids[i] = d.Tenant.ID
-			}
-			leased, err := r.opts.Store.AcquireLeases(ctx, r.opts.Holder, ids, r.opts.LeaseTTL)
-			if err != nil {
-				r.log.Error("acquire leases", "error", err)
-				leased = map[string]bool{}
-			}
-			g, gctx := errgroup.WithContext(ctx)
-			g.SetLimit(limit)
-			for _, d := range batch {
-				id := d.Tenant.ID
-				if !leased[id] {
-					add(TenantResult{TenantID: id, Wave: w.Name, Outcome: OutcomeLeased})
-					continue
-				}
-				g.Go(func() error {
-					if ex.stop() || gctx.Err() != nil {
-						ex.recordHalted(gctx, d, w.Name)
-						add(TenantResult{TenantID: id, Wave: w.Name, Outcome: OutcomeHalted})
-						return nil
-					}
-					res := ex.applyTenant(gctx, plans[id], w.Name)
-					if res.Outcome == OutcomeFailed || res.Outcome == OutcomeRefused {
-						ex.failures.Add(1)
-						if ex.stop() {
-							ex.mu.Lock()
-							if ex.haltMsg == "" {
-								ex.haltMsg = fmt.Sprintf("rollout halted in wave %q after tenant %s failed (failurePolicy %s)", w.Name, id, ex.cfg.FailurePolicy.Mode)
-							}
-							ex.mu.Unlock()
-						}
-					}
-					add(res)
-					return nil
-				})
-			}
-			_ = g.Wait()
-			// Flush per chunk: it releases this chunk's leases, so other replicas can take what is left.
-			if err := ex.rec.flush(ctx); err != nil {
-				r.log.Error("record status", "error", err)
-			}
-		}
+		ex.runWave(ctx, w, todo[i], plans, add)
 		if ex.stop() {
 			ex.halted.Store(true)
+		}
+		// Wave end: what the wave did is written before the next wave starts (the last wave's outcomes go
+		// with the rollout's final state, in reconcile).
+		if i != last {
+			if err := ex.rec.flush(ctx, nil); err != nil {
+				r.log.Error("record status", "wave", w.Name, "error", err)
+			}
 		}
 	}
 	for _, res := range results {
@@ -390,4 +423,105 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 		sum.Pruned += len(res.Pruned)
 	}
 	sum.Results = results
+}
+
+// runWave applies one wave's tenants with a continuous pool of workers: each worker takes the next leased
+// tenant as soon as it finishes one, so a slow tenant holds up only its own worker. Leases are taken a
+// group at a time just before the group's tenants are handed out (one control-plane request per group),
+// and each is released by the status write that records its tenant's outcome.
+func (ex *execution) runWave(ctx context.Context, w Wave, todo []*Desired, plans map[string]*tenantPlan, add func(TenantResult)) {
+	r := ex.r
+	limit := r.opts.Concurrency
+	if w.MaxParallel > 0 && w.MaxParallel < limit {
+		limit = w.MaxParallel
+	}
+	halt := func(d *Desired) {
+		ex.recordHalted(ctx, d, w.Name)
+		add(TenantResult{TenantID: d.Tenant.ID, Wave: w.Name, Outcome: OutcomeHalted})
+	}
+	work := make(chan *Desired)
+	var wg sync.WaitGroup
+	for range min(limit, len(todo)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range work {
+				// Checked again here: the failure policy may have stopped the rollout while d waited.
+				if ex.stop() || ctx.Err() != nil {
+					halt(d)
+					continue
+				}
+				res := ex.applyTenant(ctx, plans[d.Tenant.ID], w.Name)
+				if res.Outcome == OutcomeFailed || res.Outcome == OutcomeRefused {
+					ex.failures.Add(1)
+					if ex.stop() {
+						ex.mu.Lock()
+						if ex.haltMsg == "" {
+							ex.haltMsg = fmt.Sprintf("rollout halted in wave %q after tenant %s failed (failurePolicy %s)", w.Name, d.Tenant.ID, ex.cfg.FailurePolicy.Mode)
+						}
+						ex.mu.Unlock()
+					}
+				}
+				add(res)
+			}
+		}()
+	}
+	stopped := func() bool { return ex.stop() || ctx.Err() != nil }
+	inGroups(todo, leaseGroup(limit), func(ds []*Desired) map[string]bool {
+		return ex.lease(ctx, ds)
+	}, stopped, func(d *Desired, leased map[string]bool) {
+		switch {
+		case stopped():
+			halt(d)
+		case !leased[d.Tenant.ID]:
+			add(TenantResult{TenantID: d.Tenant.ID, Wave: w.Name, Outcome: OutcomeLeased})
+		default:
+			select {
+			case work <- d:
+			case <-ctx.Done():
+				halt(d)
+			}
+		}
+	})
+	close(work)
+	wg.Wait()
+}
+
+// lease takes the leases of a group of tenants in one control-plane request and makes sure the handles of
+// those it got are open (a registry read only for handles the cache lost since planning).
+func (ex *execution) lease(ctx context.Context, ds []*Desired) map[string]bool {
+	r := ex.r
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.Tenant.ID
+	}
+	leased, err := r.opts.Store.AcquireLeases(ctx, r.opts.Holder, ids, r.opts.LeaseTTL)
+	if err != nil {
+		// Nothing is applied without a lease: these tenants are reported held and retried next time.
+		r.log.Error("acquire leases", "tenants", len(ids), "error", err)
+		return map[string]bool{}
+	}
+	var got []*Desired
+	for _, d := range ds {
+		if leased[d.Tenant.ID] {
+			got = append(got, d)
+		}
+	}
+	ex.warm(ctx, got)
+	return leased
+}
+
+// warm opens the handles of a group of tenants with one registry read; on failure each tenant's own open
+// reads (and reports) on its own.
+func (ex *execution) warm(ctx context.Context, ds []*Desired) {
+	if len(ds) == 0 {
+		return
+	}
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.Tenant.ID
+	}
+	if err := ex.r.opts.Tenants.Warm(ctx, ids); err != nil {
+		ex.r.log.Warn("open tenant databases", "tenants", len(ids), "error", err)
+	}
 }

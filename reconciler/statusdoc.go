@@ -11,22 +11,16 @@ import (
 // ReadStatus assembles the status document from the control plane (used by /status and `objectstack status`).
 func ReadStatus(ctx context.Context, st *status.Store) (*StatusDocument, error) {
 	doc := &StatusDocument{Tenants: []status.Tenant{}, Sources: []status.Source{}}
-	srcs, err := st.Sources(ctx)
+	o, err := st.Overview(ctx) // one request: sources, latest rollout and every tenant from one snapshot
 	if err != nil {
 		return nil, err
 	}
-	if srcs != nil {
-		doc.Sources = srcs
+	if o.Sources != nil {
+		doc.Sources = o.Sources
 	}
-	if doc.Rollout, err = st.LatestRollout(ctx); err != nil {
-		return nil, err
-	}
-	tenants, err := st.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if tenants != nil {
-		doc.Tenants = tenants
+	doc.Rollout = o.Rollout
+	if len(o.Tenants) > 0 {
+		doc.Tenants = o.Tenants
 	}
 	// While a rollout runs, its pending tenants are Reconciling. This is derived rather than written so a
 	// rollout does not pay a control-plane write per tenant before it starts.

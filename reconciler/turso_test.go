@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/devserver"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
@@ -52,12 +51,8 @@ func TestTursoBackendWithSharedControlPlane(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctl, err := database.Open(ctlDB.URL, ctlTok.JWT)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ctl.Close(); svc.Close() })
-		store, err := status.Open(ctx, ctl)
+		t.Cleanup(func() { svc.Close() })
+		store, err := status.Open(ctx, svc.ControlDB())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -232,7 +232,7 @@ func newPlanCmd() *cobra.Command {
 	cmd.Flags().StringVar(&repo.Branch, "branch", "", "repository branch to review (with --repo)")
 	cmd.Flags().StringVar(&repo.DataDir, "data-dir", "", "data folder of the control plane (with --repo)")
 	cmd.Flags().StringVar(&repo.ControlURL, "control-url", "", "libSQL URL of a shared control plane (with --repo; default DATA_DIR/control.db)")
-	cmd.Flags().IntVar(&repo.Concurrency, "concurrency", 0, "tenant databases planned at once (with --repo; default 4)")
+	cmd.Flags().IntVar(&repo.Concurrency, "concurrency", 0, "tenant databases planned at once (with --repo; default 64 with the Turso backend, 4 for local files)")
 	return cmd
 }
 

@@ -18,7 +18,7 @@ type repoPlanOptions struct {
 	JSON     bool
 	// ControlURL is the shared control plane (default DataDir/control.db).
 	ControlURL string
-	// Concurrency bounds how many tenant databases are planned at once (default 4).
+	// Concurrency bounds how many tenant databases are planned at once (default: the backend's, see reconciler.DefaultConcurrency).
 	Concurrency int
 }
 
@@ -52,11 +52,10 @@ func planRepo(cmd *cobra.Command, o repoPlanOptions) error {
 		return err
 	}
 	defer svc.Close()
-	ctl, store, err := openControl(ctx, f, dataDir)
+	store, err := openStatus(ctx, svc)
 	if err != nil {
 		return err
 	}
-	defer ctl.Close()
 	rec, err := reconciler.New(reconciler.Options{Tenants: svc, Store: store, Concurrency: o.Concurrency, DriftInterval: -1})
 	if err != nil {
 		return err

@@ -81,7 +81,7 @@ converged, 1 when the revision is invalid or any tenant failed or was refused.`,
 	fl.StringVar(&o.commit, "commit", "", "pin a full commit id")
 	fl.BoolVar(&o.once, "once", false, "reconcile once, print a summary and exit")
 	fl.StringVar(&o.listen, "listen", "", "serve /status, /healthz, /readyz, /metrics and /hook/* on this address (e.g. 127.0.0.1:9090)")
-	fl.IntVar(&o.concurrency, "concurrency", 4, "tenant databases planned or migrated at once")
+	fl.IntVar(&o.concurrency, "concurrency", 0, "tenant databases planned or migrated at once (default 64 with the Turso backend, where the work is round trips; 4 for local files)")
 	fl.DurationVar(&o.interval, "interval", time.Minute, "polling interval (always on as a backstop to webhooks)")
 	fl.DurationVar(&o.driftInterval, "drift-interval", 10*time.Minute, "how often up-to-date tenants are checked for drift (0 disables)")
 	fl.StringVar(&o.webhookSecret, "webhook-secret-file", "", "file holding the webhook secret (env "+webhookSecretEnv+")")
@@ -140,7 +140,19 @@ func dataDirOf(f *tenantFlags) (string, error) {
 // fewer tenants/s with the default cache of 100 on 1,000 tenants). Idle handles still expire by TTL.
 const reconcileHandleCache = 2000
 
-// openControl opens the control-plane database the reconciler's status tables live in.
+// openStatus opens the reconciler's status tables on the tenant service's own control-plane handle (the
+// same database openControl would open): the reconciler then reads the tenant registry and every tenant's
+// status in ONE request, which over a remote control plane is one WAN round trip instead of two.
+func openStatus(ctx context.Context, svc *tenant.Service) (*status.Store, error) {
+	st, err := status.Open(ctx, svc.ControlDB())
+	if err != nil {
+		return nil, fmt.Errorf("control plane: %w", err)
+	}
+	return st, nil
+}
+
+// openControl opens the control-plane database the reconciler's status tables live in (for commands that
+// need no tenant service, like status).
 func openControl(ctx context.Context, f *tenantFlags, dataDir string) (*sql.DB, *status.Store, error) {
 	dsn := firstNonEmpty(f.controlURL, os.Getenv("OBJECTSTACK_CONTROL_URL"))
 	if dsn == "" {
@@ -162,8 +174,8 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 	if o.repo == "" {
 		return usagef("--repo is required")
 	}
-	if o.concurrency < 1 {
-		return usagef("--concurrency must be ≥ 1")
+	if o.concurrency < 0 {
+		return usagef("--concurrency must be ≥ 1 (or 0 for the backend's default)")
 	}
 	if o.interval < time.Second {
 		return usagef("--interval must be at least 1s")
@@ -188,11 +200,16 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 		return err
 	}
 	defer svc.Close()
-	ctl, store, err := openControl(ctx, &o.backend, dataDir)
+	if o.concurrency == 0 {
+		o.concurrency = reconciler.DefaultConcurrency(svc.Platform().Kind())
+	}
+	// Sized before the first remote request (reconciler.New sizes it too, for embedders): one keep-alive
+	// connection per tenant in flight, plus a few for the control plane.
+	database.SetMaxConnsPerHost(o.concurrency + 4)
+	store, err := openStatus(ctx, svc)
 	if err != nil {
 		return err
 	}
-	defer ctl.Close()
 	if o.holder == "" {
 		if host, err := os.Hostname(); err == nil && host != "" {
 			o.holder = host

@@ -115,3 +115,12 @@ func TestReconcileStatusPlanRepoCLI(t *testing.T) {
 		t.Fatalf("bad --log-format: exit %d", code)
 	}
 }
+
+// TestReconcileConcurrencyFlag: 0 (the default) picks the backend's concurrency; a negative one is a usage
+// error (exit 2) that names the flag.
+func TestReconcileConcurrencyFlag(t *testing.T) {
+	_, stderr, code := runCLI(t, "reconcile", "--repo", t.TempDir(), "--data-dir", t.TempDir(), "--once", "--concurrency", "-1")
+	if code != 2 || !strings.Contains(stderr, "--concurrency") {
+		t.Fatalf("--concurrency -1: exit %d, %s", code, stderr)
+	}
+}

@@ -121,3 +121,40 @@ func TestBatcher(t *testing.T) {
 		})
 	}
 }
+
+// TestRowScan: a batched row scans into the destinations database/sql code uses, the same over Hrana (where
+// integers travel as strings) as on a file, and a NULL into a string is an error, not an empty string.
+func TestRowScan(t *testing.T) {
+	for name, db := range openBoth(t) {
+		t.Run(name, func(t *testing.T) {
+			res, err := database.For(db).Read(context.Background(), []database.Stmt{
+				{SQL: `SELECT 'txt', 42, 1, 2.5, x'0102', NULL, NULL`},
+			})
+			if err != nil || res[0].Err != nil {
+				t.Fatalf("%v %v", err, res[0].Err)
+			}
+			var (
+				s  string
+				n  int64
+				b  bool
+				f  float64
+				bl []byte
+				a  any
+				i  int
+			)
+			row := database.Row(res[0].Rows[0])
+			if err := row.Scan(&s, &n, &b, &f, &bl, &a, new([]byte)); err != nil {
+				t.Fatal(err)
+			}
+			if s != "txt" || n != 42 || !b || f != 2.5 || !bytes.Equal(bl, []byte{1, 2}) || a != nil {
+				t.Fatalf("scanned %q %d %v %v %v %v", s, n, b, f, bl, a)
+			}
+			if err := row.Scan(&s, &i, &b, &f, &bl, &s, &a); err == nil || !strings.Contains(err.Error(), "column 5: NULL into *string") {
+				t.Fatalf("NULL into a string: %v", err)
+			}
+			if err := row.Scan(&s); err == nil {
+				t.Fatal("a destination count that does not match the columns must fail")
+			}
+		})
+	}
+}

@@ -129,15 +129,7 @@ func (s *store) get(ctx context.Context, id string) (*row, error) {
 }
 
 func (s *store) list(ctx context.Context, f Filter) ([]Tenant, error) {
-	q := `SELECT ` + rowColumns + ` FROM tenant_registry WHERE 1=1`
-	var args []any
-	for col, v := range map[string]string{"plan": f.Plan, "region": f.Region, "status": f.Status, "org_id": f.OrgID} {
-		if v != "" {
-			q += ` AND ` + col + ` = ?`
-			args = append(args, v)
-		}
-	}
-	q += ` ORDER BY id`
+	q, args := listQuery(f)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
@@ -157,6 +149,19 @@ func (s *store) list(ctx context.Context, f Filter) ([]Tenant, error) {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
 	return out, nil
+}
+
+// listQuery is the registry query for f; labels are matched by the caller (they are a JSON column).
+func listQuery(f Filter) (string, []any) {
+	q := `SELECT ` + rowColumns + ` FROM tenant_registry WHERE 1=1`
+	var args []any
+	for _, c := range []struct{ col, v string }{{"plan", f.Plan}, {"region", f.Region}, {"status", f.Status}, {"org_id", f.OrgID}} {
+		if c.v != "" {
+			q += ` AND ` + c.col + ` = ?`
+			args = append(args, c.v)
+		}
+	}
+	return q + ` ORDER BY id`, args
 }
 
 func matchLabels(have, want map[string]string) bool {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -36,6 +37,7 @@ func TestBackends(t *testing.T) {
 		{"BadInputCreatesNothing", testBadInput},
 		{"ForeignDatabasesAreNotAdopted", testOwnership},
 		{"ConcurrentProvisionOfOneTenant", testConcurrentSameTenant},
+		{"BatchedListAndWarm", testBatchedListAndWarm},
 	}
 	for _, backend := range backendNames {
 		t.Run(backend, func(t *testing.T) {
@@ -793,5 +795,61 @@ func TestControlPlaneOnLibSQL(t *testing.T) {
 	ts, err := s2.List(ctx, tenant.Filter{Status: tenant.StatusSuspended})
 	if err != nil || len(ts) != 1 || ts[0].ID != "remote" {
 		t.Fatalf("second replica: %+v, %v", ts, err)
+	}
+}
+
+// testBatchedListAndWarm: the batched registry read answers like List, and Warm opens every listed tenant
+// from one registry read — suspended ones read-only, unknown ids left to DB to report.
+func testBatchedListAndWarm(t *testing.T, e *env) {
+	ctx := testCtx(t)
+	s := e.service(t)
+	for _, id := range []string{"wa", "wb", "wc"} {
+		mustProvision(t, ctx, s, withBundle(req(id), testBundle(1, false)))
+	}
+	if err := s.Suspend(ctx, "wc"); err != nil {
+		t.Fatal(err)
+	}
+	f := tenant.Filter{Labels: map[string]string{"tier": "gold"}, Status: tenant.StatusActive}
+	res, err := database.For(s.ControlDB()).Read(ctx, []database.Stmt{tenant.ListStmt(f)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batched, err := tenant.DecodeList(res[0], f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := s.List(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batched) != 2 || !reflect.DeepEqual(batched, direct) {
+		t.Fatalf("batched list %+v, List %+v", batched, direct)
+	}
+
+	fresh := e.service(t) // an empty handle cache
+	if err := fresh.Warm(ctx, []string{"wa", "wb", "wc", "nobody", "Not An Id"}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]bool{"wa": true, "wb": true, "wc": true, "nobody": false} {
+		if got := fresh.Router().Cached(id); got != want {
+			t.Fatalf("%s cached = %v, want %v", id, got, want)
+		}
+	}
+	db, err := fresh.DB(ctx, "wa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(ctx, db, "w1"); err != nil {
+		t.Fatalf("write through a warmed handle: %v", err)
+	}
+	sus, err := fresh.DB(ctx, "wc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(ctx, sus, "w2"); err == nil {
+		t.Fatal("a warmed handle of a suspended tenant accepted a write")
+	}
+	if _, err := fresh.DB(ctx, "nobody"); !errors.Is(err, tenant.ErrNotFound) {
+		t.Fatalf("unknown tenant after Warm: %v", err)
 	}
 }

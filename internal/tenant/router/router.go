@@ -253,6 +253,29 @@ func (r *Router) DB(ctx context.Context, tenantID string) (*sql.DB, error) {
 func (r *Router) Adopt(tenantID string, db *sql.DB) bool {
 	r.genMu.Lock()
 	defer r.genMu.Unlock()
+	return r.adoptLocked(tenantID, db)
+}
+
+// Generation is the tenant's invalidation count; pass it to AdoptAt.
+func (r *Router) Generation(tenantID string) uint64 {
+	r.genMu.Lock()
+	defer r.genMu.Unlock()
+	return r.gen[tenantID]
+}
+
+// AdoptAt is Adopt for a handle opened from state read after Generation returned gen: it refuses (and
+// the caller keeps ownership) when the tenant was invalidated since, e.g. suspended between the read
+// and the open, so a stale full-access handle is never cached.
+func (r *Router) AdoptAt(tenantID string, db *sql.DB, gen uint64) bool {
+	r.genMu.Lock()
+	defer r.genMu.Unlock()
+	if r.gen[tenantID] != gen {
+		return false
+	}
+	return r.adoptLocked(tenantID, db)
+}
+
+func (r *Router) adoptLocked(tenantID string, db *sql.DB) bool {
 	if r.isClosed() {
 		return false
 	}
@@ -295,6 +318,13 @@ func (r *Router) isClosed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.closed
+}
+
+// Cached reports whether a live handle for the tenant is cached (without touching its recency), so a
+// caller about to open many tenants can fetch what is missing in one batch instead of one lookup each.
+func (r *Router) Cached(tenantID string) bool {
+	_, ok := r.dbs.Peek(tenantID)
+	return ok
 }
 
 // Len is the number of cached handles.

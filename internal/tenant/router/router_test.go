@@ -332,3 +332,29 @@ func TestAdoptDuringOpenNeverLeaksAHandle(t *testing.T) {
 		}
 	}
 }
+
+// TestAdoptAtRefusesAfterInvalidate: a handle opened from state read before an Invalidate (a suspend, a
+// token rotation) is never cached, so the next DB opens from the new state.
+func TestAdoptAtRefusesAfterInvalidate(t *testing.T) {
+	src := newSource(t, "acme")
+	r := newRouter(t, src, router.Config{CloseDelay: -1})
+	open := func() *sql.DB {
+		db, err := database.Open(filepath.Join(src.dir, "acme.db"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	gen := r.Generation("acme")
+	r.Invalidate("acme")
+	if r.AdoptAt("acme", open(), gen) || r.Cached("acme") {
+		t.Fatal("AdoptAt cached a handle opened before an invalidation")
+	}
+	if !r.AdoptAt("acme", open(), r.Generation("acme")) || !r.Cached("acme") {
+		t.Fatal("AdoptAt refused a current handle with nothing cached")
+	}
+	if src.opens.Load() != 0 {
+		t.Fatalf("the source opened %d handles; the adopted one should serve", src.opens.Load())
+	}
+}
