@@ -223,7 +223,8 @@ func TestRevisionIsAtomicPerTenant(t *testing.T) {
 	ctx := context.Background()
 	w := newWANEnv(t, 3)
 	r := w.reconciler(Options{Concurrency: 2})
-	w.push(merge(map[string][]byte{"objectstack.yaml": []byte(wanRepoConfig)}, coreBundle("1.0.0"), addonApp("1.0.0", "upsert", "red")), "v1")
+	// continue: the other tenants must get the revision whatever order the workers take them in.
+	w.push(merge(map[string][]byte{"objectstack.yaml": []byte(wanRepoConfig + "failurePolicy: {mode: continue}\n")}, coreBundle("1.0.0"), addonApp("1.0.0", "upsert", "red")), "v1")
 	if sum, err := r.Once(ctx); err != nil || !sum.OK() {
 		t.Fatalf("v1: %+v %v", sum, err)
 	}
