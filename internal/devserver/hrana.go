@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -250,7 +251,12 @@ func execStmt(ctx context.Context, c *sqliteConn, sql string, st *stmt, acc acce
 	// Connections are pooled between streams; one whose settings or temp schema a client
 	// changed is closed when its stream ends instead. Schema-query pragmas (table_info(t))
 	// are frequent and harmless, so only assignments (either spelling) count.
-	if (kw == "PRAGMA" && pragmaAssigns(sql)) || (kw == "CREATE" && containsWord(sql, "TEMP", "TEMPORARY")) {
+	switch {
+	case kw == "PRAGMA" && foreignKeysAssignment.MatchString(sql):
+		// Every migration batch switches enforcement off before BEGIN: restore it on release and keep the
+		// connection, rather than paying a close (a WAL checkpoint) and an open per batch.
+		c.resetForeignKeys = true
+	case (kw == "PRAGMA" && pragmaAssigns(sql)) || (kw == "CREATE" && containsWord(sql, "TEMP", "TEMPORARY")):
 		c.dirty = true
 	}
 
@@ -393,6 +399,9 @@ var queryPragmas = map[string]bool{
 // pragmaAssigns reports whether a PRAGMA may set something: "name = value", or the function
 // form "name(value)" (query_only(1) changes the connection just as query_only = 1 does) unless
 // name is a known query. Unparseable names count as assignments: the cost is one connection.
+// foreignKeysAssignment is "PRAGMA foreign_keys = ON|OFF|…", the one connection setting the pool restores.
+var foreignKeysAssignment = regexp.MustCompile(`(?i)^\s*PRAGMA\s+(main\.)?foreign_keys\s*=\s*(on|off|true|false|yes|no|0|1)\s*;?\s*$`)
+
 func pragmaAssigns(sql string) bool {
 	if strings.Contains(sql, "=") {
 		return true

@@ -87,6 +87,12 @@ func (s *Server) releaseConn(e *dbEntry, c *sqliteConn) {
 			c.dirty = true
 		}
 	}
+	if c.resetForeignKeys && !c.dirty {
+		if err := c.execScript(context.Background(), fmt.Sprintf("PRAGMA foreign_keys = %d", c.foreignKeys)); err != nil {
+			c.dirty = true
+		}
+		c.resetForeignKeys = false
+	}
 	e.poolMu.Lock()
 	keep := !c.dirty && len(e.idle) < s.opts.MaxIdleConnsPerDatabase && !e.deleted
 	if keep {

@@ -71,6 +71,9 @@ type sqliteConn struct {
 	// dirty is set when a statement may have changed connection state (PRAGMA, ATTACH, TEMP
 	// objects); such a connection is closed instead of going back to the pool.
 	dirty bool
+	// resetForeignKeys is set when a client assigned foreign_keys; release restores foreignKeys.
+	resetForeignKeys bool
+	foreignKeys      int64 // the connection's foreign_keys setting when opened
 }
 
 func openSQLite(path string, busyTimeoutMS int) (*sqliteConn, error) {
@@ -82,7 +85,7 @@ func openSQLite(path string, busyTimeoutMS int) (*sqliteConn, error) {
 		return nil, err
 	}
 	pdb := tls.Alloc(8)
-	rc := sqlite3.Xsqlite3_open_v2(tls, name, pdb, sqlite3.SQLITE_OPEN_READWRITE|sqlite3.SQLITE_OPEN_CREATE|sqlite3.SQLITE_OPEN_FULLMUTEX, 0)
+	rc := sqlite3.Xsqlite3_open_v2(tls, name, pdb, sqlite3.SQLITE_OPEN_READWRITE|sqlite3.SQLITE_OPEN_CREATE|sqlite3.SQLITE_OPEN_NOMUTEX, 0)
 	c.db = readPtr(pdb)
 	// Free the scratch memory before any path can close the TLS it belongs to.
 	tls.Free(8)
@@ -97,6 +100,12 @@ func openSQLite(path string, busyTimeoutMS int) (*sqliteConn, error) {
 		c.close()
 		return nil, err
 	}
+	fk, err := c.queryInt64("PRAGMA foreign_keys")
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	c.foreignKeys = fk
 	return c, nil
 }
 
