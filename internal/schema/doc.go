@@ -22,11 +22,18 @@
 //   - Destructive kinds (drop_table, drop_column, lossy_type_change) are refused by Apply unless allowed;
 //     widening to TEXT and INTEGER→REAL are lossless. A required field added to an existing table needs
 //     a defaultValue (*PlanError). Making an existing column required copies COALESCE(col, default).
-//   - Apply runs everything in one transaction on one connection with foreign-key enforcement off
-//     (set before BEGIN), re-checks that the database still matches the plan (ErrStalePlan), verifies
-//     touched tables with foreign_key_check, writes the registry and the deployment record, runs InTx,
-//     and commits — or rolls back and reports the failing statement (*ApplyError). It uses only plain
-//     SQL over database/sql, so it works the same over Hrana (libsql-client-go http URLs).
+//   - Round trips are the unit of cost (on Turso each is a WAN request). ReadState reads everything plans
+//     need — schema, every owner's registry rows, the lease, the values a write re-checks, and callers'
+//     own reads — in ONE round trip; plans made from a State do no I/O, and State.After chains the next
+//     owner of the same revision onto the schema the previous one leaves. A Batch sends everything one
+//     tenant gets from a revision — every owner's DDL, foreign-key check, the registry rows that changed,
+//     deployment rows, callers' statements (an app's seeds and registry row) — as ONE transaction in ONE
+//     round trip (internal/database: a Hrana batch with steps chained on success, or one transaction on
+//     one connection for a file), foreign-key enforcement switched off before BEGIN. Its first steps fail
+//     when the database moved since the read (schema_version, a registry digest, callers' guards:
+//     ErrStalePlan) or another holder has the lease (*LockedError); a failing statement comes back as an
+//     *ApplyError naming it, or under the caller's label. Apply is a one-plan Batch; an InTx callback
+//     (uninstall, detach) still runs the older multi-request transaction.
 //   - Rollback restores the object set recorded before a deployment by planning and applying it (data
 //     preserving; destructive kinds still need allowing). Deployments of an owner form an undo stack:
 //     later deployments must be rolled back first.
