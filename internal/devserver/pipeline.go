@@ -524,7 +524,7 @@ func (s *Server) runRequest(ctx context.Context, st *stream, rq *streamRequest, 
 		if err != nil {
 			return nil, err
 		}
-		return describe(c, q)
+		return describe(ctx, c, q, acc)
 	case "store_sql":
 		if rq.SQLID == nil || rq.SQL == nil {
 			return nil, protoErr("PROTOCOL_ERROR", `store_sql needs "sql_id" and "sql"`)
@@ -670,9 +670,14 @@ func validateCond(c *batchCond, cur int) error {
 func (s *Server) runSequence(ctx context.Context, st *stream, c *sqliteConn, q string, acc access) error {
 	rest := q
 	for {
-		p, err := c.prepare(rest)
-		if err != nil {
+		// Compiling is enough for some pragmas to act, so even this split runs under the guard.
+		if err := c.beginClient(ctx, acc.readOnlyToken, false); err != nil {
 			return err
+		}
+		p, err := c.prepare(rest)
+		c.endClient()
+		if err != nil {
+			return c.refusal(err)
 		}
 		if p.stmt == 0 {
 			return nil
@@ -688,10 +693,14 @@ func (s *Server) runSequence(ctx context.Context, st *stream, c *sqliteConn, q s
 }
 
 // describe reports a statement's parameters, columns and whether it is read-only.
-func describe(c *sqliteConn, q string) ([]byte, error) {
-	p, err := c.prepare(q)
-	if err != nil {
+func describe(ctx context.Context, c *sqliteConn, q string, acc access) ([]byte, error) {
+	if err := c.beginClient(ctx, acc.readOnlyToken, false); err != nil {
 		return nil, err
+	}
+	p, err := c.prepare(q)
+	c.endClient()
+	if err != nil {
+		return nil, c.refusal(err)
 	}
 	if p.stmt == 0 {
 		return nil, protoErr("SQL_NO_STATEMENT", "SQL string does not contain any statement")

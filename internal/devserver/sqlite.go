@@ -71,6 +71,10 @@ type sqliteConn struct {
 	// dirty is set when a statement may have changed connection state (PRAGMA, ATTACH, TEMP
 	// objects); such a connection is closed instead of going back to the pool.
 	dirty bool
+	// guard is the authorizer policy of this connection (guard.go).
+	guard *guardState
+	// queryOnly is whether the server last set PRAGMA query_only = 1 for a read-only token.
+	queryOnly bool
 }
 
 func openSQLite(path string, busyTimeoutMS int) (*sqliteConn, error) {
@@ -93,6 +97,10 @@ func openSQLite(path string, busyTimeoutMS int) (*sqliteConn, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	sqlite3.Xsqlite3_busy_timeout(tls, c.db, int32(busyTimeoutMS))
+	if err := c.installGuard(); err != nil {
+		c.close()
+		return nil, fmt.Errorf("open sqlite %s: restrict connection: %w", path, err)
+	}
 	if err := c.execScript(context.Background(), "PRAGMA synchronous=NORMAL"); err != nil {
 		c.close()
 		return nil, err
@@ -101,6 +109,7 @@ func openSQLite(path string, busyTimeoutMS int) (*sqliteConn, error) {
 }
 
 func (c *sqliteConn) close() {
+	c.dropGuard()
 	if c.db != 0 {
 		sqlite3.Xsqlite3_close_v2(c.tls, c.db)
 		c.db = 0
@@ -333,7 +342,12 @@ func (c *sqliteConn) totalChanges() int64 { return sqlite3.Xsqlite3_total_change
 func (c *sqliteConn) lastInsertRowID() int64 { return sqlite3.Xsqlite3_last_insert_rowid(c.tls, c.db) }
 
 // execScript runs every statement of sql, discarding rows (internal use: pragmas, ROLLBACK).
+// It is trusted: the authorizer does not check it, so it must never carry client SQL.
 func (c *sqliteConn) execScript(ctx context.Context, sql string) error {
+	return c.trusted(func() error { return c.execScriptUnchecked(ctx, sql) })
+}
+
+func (c *sqliteConn) execScriptUnchecked(ctx context.Context, sql string) error {
 	stop := c.watch(ctx)
 	defer stop()
 	for strings.TrimSpace(sql) != "" {
@@ -360,8 +374,16 @@ func (c *sqliteConn) execScript(ctx context.Context, sql string) error {
 	return nil
 }
 
-// queryInt64 runs a one-value query (internal use).
-func (c *sqliteConn) queryInt64(sql string) (int64, error) {
+// queryInt64 runs a one-value query (internal use, trusted like execScript).
+func (c *sqliteConn) queryInt64(sql string) (n int64, err error) {
+	err = c.trusted(func() error {
+		n, err = c.queryInt64Unchecked(sql)
+		return err
+	})
+	return n, err
+}
+
+func (c *sqliteConn) queryInt64Unchecked(sql string) (int64, error) {
 	p, err := c.prepare(sql)
 	if err != nil {
 		return 0, err
