@@ -69,6 +69,10 @@ func (c *sqliteConn) installGuard() error {
 	guards.Unlock()
 	c.guard = g
 	sqlite3.Xsqlite3_limit(c.tls, c.db, sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+	// One value (string, blob, row) may not be larger than a pipeline body: a tiny request such
+	// as SELECT zeroblob(900000000) would otherwise allocate close to SQLite's 1 GB default,
+	// several times over on its way into the JSON response (limits.go).
+	sqlite3.Xsqlite3_limit(c.tls, c.db, sqlite3.SQLITE_LIMIT_LENGTH, maxValueBytes)
 	for _, op := range []struct {
 		op int32
 		on bool

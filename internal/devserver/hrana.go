@@ -208,6 +208,8 @@ type access struct {
 	readOnlyToken bool
 	blockWrites   bool
 	blockReads    bool
+	// budget accounts the pipeline's results against the response limits (limits.go).
+	budget *respBudget
 }
 
 // execStmt runs one Hrana Stmt on c. sql is the resolved SQL text (from sql or sql_id).
@@ -327,12 +329,12 @@ func execStmt(ctx context.Context, c *sqliteConn, sql string, st *stmt, acc acce
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			appendValue(&buf, c.column(p.stmt, i))
+			c.appendColumn(&buf, p.stmt, i)
 		}
 		buf.WriteByte(']')
-		if buf.Len() > maxResponseBytes {
+		if !acc.budget.fits(buf.Len()) {
 			stop()
-			return nil, protoErr("RESPONSE_TOO_LARGE", "Response is too large (over %d bytes)", maxResponseBytes)
+			return nil, responseTooLarge(acc.budget)
 		}
 	}
 	stop()
@@ -363,8 +365,8 @@ func (c *sqliteConn) refusal(err error) error {
 	return err
 }
 
-// maxResponseBytes bounds one statement's encoded rows (sqld has RESPONSE_TOO_LARGE too).
-const maxResponseBytes = 64 << 20
+// maxResponseBytes bounds the encoded results of one pipeline (sqld has RESPONSE_TOO_LARGE too).
+const maxResponseBytes = 32 << 20
 
 // leadingKeyword returns the first SQL keyword, upper-cased, skipping whitespace and comments.
 func leadingKeyword(sql string) string {

@@ -64,6 +64,14 @@ type Options struct {
 	// MaxIdleConnsPerDatabase is how many SQLite connections each database keeps open between
 	// streams. Default 8.
 	MaxIdleConnsPerDatabase int
+	// MaxPipelineBytes caps the body of one Hrana pipeline request. Default 16 MiB.
+	MaxPipelineBytes int64
+	// MaxPipelineRequests caps the requests of one pipeline, each batch step counting as one.
+	// Default 100,000.
+	MaxPipelineRequests int
+	// MaxConcurrentPipelines caps the pipelines over 256 KiB read or run at once; more wait.
+	// Smaller ones never wait. Default 1. See limits.go for the memory bound these give.
+	MaxConcurrentPipelines int
 }
 
 // Server is the development server. Create it with New, serve Handler, Close it when done.
@@ -87,6 +95,9 @@ type Server struct {
 	stopJanitor context.CancelFunc
 	janitorDone chan struct{}
 	closeOnce   sync.Once
+
+	limOnce sync.Once
+	lim     *limiter // pipeline limits, see limits.go
 }
 
 // New opens (or creates) the server's data folder and registry.

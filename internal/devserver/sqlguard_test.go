@@ -12,7 +12,7 @@ import (
 func errorText(t *testing.T, what string, r map[string]any) string {
 	t.Helper()
 	if r["type"] != "error" {
-		t.Fatalf("%s was accepted: %v", what, r)
+		t.Fatalf("%s was accepted: %.300v", what, r)
 	}
 	e, _ := r["error"].(map[string]any)
 	msg, _ := e["message"].(string)
