@@ -145,6 +145,9 @@ func openControl(ctx context.Context, f *tenantFlags, dataDir string) (*sql.DB, 
 	dsn := firstNonEmpty(f.controlURL, os.Getenv("OBJECTSTACK_CONTROL_URL"))
 	if dsn == "" {
 		dsn = filepath.Join(dataDir, tenant.ControlFile)
+		if err := database.PrivateFile(dsn); err != nil {
+			return nil, nil, fmt.Errorf("control plane: %w", err)
+		}
 	}
 	db, err := database.Open(dsn, os.Getenv("OBJECTSTACK_CONTROL_TOKEN"))
 	if err != nil {

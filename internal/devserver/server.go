@@ -123,7 +123,7 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxIdleConnsPerDatabase <= 0 {
 		opts.MaxIdleConnsPerDatabase = 8
 	}
-	if err := os.MkdirAll(filepath.Join(opts.DataDir, "databases"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(opts.DataDir, "databases"), 0o700); err != nil {
 		return nil, fmt.Errorf("dev server data directory %s: %w", opts.DataDir, err)
 	}
 	ctx := context.Background()

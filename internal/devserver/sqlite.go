@@ -14,6 +14,8 @@ import (
 
 	"modernc.org/libc"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 )
 
 // The Hrana server talks to SQLite through modernc's C API rather than database/sql because
@@ -81,6 +83,11 @@ type sqliteConn struct {
 }
 
 func openSQLite(path string, busyTimeoutMS int) (*sqliteConn, error) {
+	// SQLite creates files with mode 0644 (and VACUUM INTO copies the same way); every database
+	// of the dev server is its owner's only, and its WAL and shared memory inherit the mode.
+	if err := database.PrivateFile(path); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
 	tls := libc.NewTLS()
 	c := &sqliteConn{tls: tls}
 	name, err := libc.CString(path)

@@ -432,18 +432,19 @@ func (s *Source) export(commit *object.Commit) (string, string, error) {
 		}
 		fmt.Fprintf(h, "%s\x00%d\x00", e.path, len(data))
 		h.Write(data)
+		// The checkout sits in the data folder beside the control plane: owner-only like the rest.
 		if write {
 			p := filepath.Join(tmp, clean)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 				return "", "", fmt.Errorf("source: export: %w", err)
 			}
-			if err := os.WriteFile(p, data, 0o644); err != nil {
+			if err := os.WriteFile(p, data, 0o600); err != nil {
 				return "", "", fmt.Errorf("source: export: %w", err)
 			}
 		}
 	}
 	if write {
-		if err := os.MkdirAll(tmp, 0o755); err != nil {
+		if err := os.MkdirAll(tmp, 0o700); err != nil {
 			return "", "", fmt.Errorf("source: export: %w", err)
 		}
 		if err := os.Rename(tmp, dir); err != nil {
