@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -198,7 +199,76 @@ func Open(ctx context.Context, db *sql.DB) (*Store, error) {
 			return nil, fmt.Errorf("status store: migrate: %w", err)
 		}
 	}
-	return &Store{db: db}, nil
+	st := &Store{db: db}
+	if err := st.scrubSources(ctx); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// RedactRepo returns a repository URL without its user info (where a Git token may sit). Stored and served
+// repositories never carry one.
+func RedactRepo(repo string) string {
+	if !strings.Contains(repo, "://") {
+		return repo
+	}
+	u, err := url.Parse(repo)
+	if err != nil {
+		return "<unparseable repository URL>"
+	}
+	if u.User == nil {
+		return repo
+	}
+	u.User = nil
+	return u.String()
+}
+
+// scrubSources rewrites source rows an older version stored under a URL with credentials in it (and any
+// error text repeating them), so `objectstack status` and /status stop serving them.
+func (s *Store) scrubSources(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT repo, error FROM reconcile_source WHERE repo LIKE '%@%'`)
+	if err != nil {
+		return fmt.Errorf("status store: scrub sources: %w", err)
+	}
+	type legacy struct{ repo, clean, errText string }
+	var found []legacy
+	for rows.Next() {
+		var l legacy
+		if err := rows.Scan(&l.repo, &l.errText); err != nil {
+			rows.Close()
+			return fmt.Errorf("status store: scrub sources: %w", err)
+		}
+		if l.clean = RedactRepo(l.repo); l.clean != l.repo {
+			found = append(found, l)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("status store: scrub sources: %w", err)
+	}
+	for _, l := range found {
+		msg := l.errText
+		if u, err := url.Parse(l.repo); err == nil && u.User != nil {
+			// The password, or a user name standing alone (a bare token), is the secret.
+			secret := u.User.Username()
+			if p, ok := u.User.Password(); ok {
+				secret = p
+			}
+			if secret != "" {
+				msg = strings.ReplaceAll(msg, secret, "REDACTED")
+			}
+		}
+		// The clean URL's row, if a newer run wrote one, wins; the legacy row goes either way.
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO reconcile_source (repo, revision, digest, valid, issues, error, fetched_at)
+			SELECT ?, revision, digest, valid, issues, ?, fetched_at FROM reconcile_source WHERE repo = ?
+			ON CONFLICT(repo) DO NOTHING`, l.clean, msg, l.repo); err != nil {
+			return fmt.Errorf("status store: scrub sources: %w", err)
+		}
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM reconcile_source WHERE repo = ?`, l.repo); err != nil {
+			return fmt.Errorf("status store: scrub sources: %w", err)
+		}
+	}
+	return nil
 }
 
 // DB returns the control-plane handle.
@@ -601,6 +671,7 @@ func (s *Store) SetSource(ctx context.Context, src Source) error {
 	if src.FetchedAt.IsZero() {
 		src.FetchedAt = time.Now()
 	}
+	src.Repo = RedactRepo(src.Repo)
 	_, err := s.db.ExecContext(ctx, `INSERT INTO reconcile_source (repo, revision, digest, valid, issues, error, fetched_at) VALUES (?,?,?,?,?,?,?)
 		ON CONFLICT(repo) DO UPDATE SET revision=excluded.revision, digest=excluded.digest, valid=excluded.valid, issues=excluded.issues,
 		error=excluded.error, fetched_at=excluded.fetched_at`, src.Repo, src.Revision, src.Digest, valid, string(issues), src.Error, ts(src.FetchedAt))
@@ -626,6 +697,7 @@ func (s *Store) Sources(ctx context.Context) ([]Source, error) {
 			return nil, err
 		}
 		src.Valid = valid != 0
+		src.Repo = RedactRepo(src.Repo)
 		_ = json.Unmarshal([]byte(issues), &src.Issues)
 		src.FetchedAt = parseTS(at)
 		out = append(out, src)
