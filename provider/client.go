@@ -18,6 +18,7 @@ import (
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/apps"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 )
 
@@ -76,7 +77,7 @@ func SharedClient(ctx context.Context, s Settings) (*Client, error) {
 // NewClient opens the tenant service for s. Prefer SharedClient; this is for callers that own the
 // client's lifetime (tests, tools) and Close it.
 func NewClient(ctx context.Context, s Settings) (*Client, error) {
-	if err := os.MkdirAll(s.DataDir, 0o755); err != nil {
+	if err := database.PrivateDir(s.DataDir); err != nil {
 		return nil, fmt.Errorf("create data_dir %s: %w", s.DataDir, err)
 	}
 	plat, err := newPlatform(s)

@@ -50,6 +50,10 @@ func (r *Reconciler) Handler(receivers ...*webhook.Receiver) http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", r.m.Handler())
+	// One gate for all receivers: hooks are unauthenticated until their body is checked, so the number in
+	// progress is what bounds their memory; /status, /healthz and /metrics stay outside it.
+	gate := webhook.NewGate(webhook.DefaultConcurrency)
+	gate.Observe = func(k webhook.Kind, result string) { r.m.Webhooks.WithLabelValues(string(k), result).Inc() }
 	for _, rc := range receivers {
 		if rc.Observe == nil {
 			rc.Observe = func(k webhook.Kind, result string) { r.m.Webhooks.WithLabelValues(string(k), result).Inc() }
@@ -57,7 +61,7 @@ func (r *Reconciler) Handler(receivers ...*webhook.Receiver) http.Handler {
 		if rc.Wake == nil {
 			rc.Wake = r.Wake
 		}
-		mux.Handle("/hook/"+string(rc.Kind), rc)
+		mux.Handle("/hook/"+string(rc.Kind), gate.Wrap(rc.Kind, rc))
 	}
 	return mux
 }

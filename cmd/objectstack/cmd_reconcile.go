@@ -66,7 +66,10 @@ with the secret from --webhook-secret-file or OBJECTSTACK_WEBHOOK_SECRET. The se
 /status, /healthz, /readyz and /metrics.
 
 Credentials: an HTTPS token from --git-token-file or OBJECTSTACK_GIT_TOKEN; an SSH key from
---ssh-key-file, verified against --known-hosts (default ~/.ssh/known_hosts).
+--ssh-key-file, verified against --known-hosts (default ~/.ssh/known_hosts). Credentials written
+into the URL (https://TOKEN@host/...) work too, but are taken out of it at once and kept in
+memory only: logs, control.db, status and the mirror's .git/config show the URL without them.
+Prefer the token file: a command line is visible to other local users.
 
 With --once it fetches, reconciles, prints a summary and exits: 0 when every targeted tenant
 converged, 1 when the revision is invalid or any tenant failed or was refused.`,
@@ -157,6 +160,9 @@ func openControl(ctx context.Context, f *tenantFlags, dataDir string) (*sql.DB, 
 	dsn := firstNonEmpty(f.controlURL, os.Getenv("OBJECTSTACK_CONTROL_URL"))
 	if dsn == "" {
 		dsn = filepath.Join(dataDir, tenant.ControlFile)
+		if err := database.PrivateFile(dsn); err != nil {
+			return nil, nil, fmt.Errorf("control plane: %w", err)
+		}
 	}
 	db, err := database.Open(dsn, os.Getenv("OBJECTSTACK_CONTROL_TOKEN"))
 	if err != nil {

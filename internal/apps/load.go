@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,25 +30,31 @@ var namePattern = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 // only for I/O failures. An app with Valid=false must not be installed.
 func Load(dir string) (*App, bundle.ValidationResult, error) {
 	manPath := filepath.Join(dir, ManifestFile)
-	data, err := os.ReadFile(manPath)
+	v := &validator{file: displayPath(dir, manPath)}
+	app := &App{Dir: dir}
+	data, linkOut, err := readManifest(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, bundle.ValidationResult{}, fmt.Errorf("load app %s: no %s in the folder: %w", dir, ManifestFile, os.ErrNotExist)
 		}
 		return nil, bundle.ValidationResult{}, fmt.Errorf("load app %s: %w", dir, err)
 	}
-	v := &validator{file: displayPath(dir, manPath)}
-	app := &App{Dir: dir}
+	if linkOut {
+		v.add("", 0, bundle.CodeUnsafeLink, "%s is a symbolic link that leads outside the app folder (or nowhere); not read", ManifestFile)
+		app.invalid = fmt.Errorf("%w: %s", ErrInvalidApp, FormatIssues(dir, v.result()))
+		return app, v.result(), nil
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		v.add("", 0, bundle.CodeParseError, "%s is not valid YAML: %v", ManifestFile, err)
+		v.add("", 0, bundle.CodeParseError, "%s is not valid YAML: %s", ManifestFile, bundle.ParseErrorMessage(err))
 		app.invalid = fmt.Errorf("%w: %s", ErrInvalidApp, FormatIssues(dir, v.result()))
 		return app, v.result(), nil
 	}
 	v.root = &root
 	v.unknownKeys()
 	if err := root.Decode(&app.Manifest); err != nil {
-		v.add("", 0, bundle.CodeParseError, "%s: %v", ManifestFile, err)
+		// The decoder quotes the offending value; the file may be anything (see bundle.ParseErrorMessage).
+		v.add("", 0, bundle.CodeParseError, "%s: %s", ManifestFile, bundle.ParseErrorMessage(err))
 		app.invalid = fmt.Errorf("%w: %s", ErrInvalidApp, FormatIssues(dir, v.result()))
 		return app, v.result(), nil
 	}
@@ -111,6 +118,27 @@ func (v *validator) add(path string, line int, code, format string, a ...any) {
 
 func (v *validator) addAt(file string, line int, path, code, format string, a ...any) {
 	v.issues = append(v.issues, bundle.Issue{Severity: bundle.SeverityError, Path: path, Message: fmt.Sprintf(format, a...), Code: code, File: file, Line: line})
+}
+
+// readManifest reads app.yaml through an os.Root of the app folder, so a link that leads outside it is
+// never followed; linkOut reports such a link (the content is not read).
+func readManifest(dir string) (data []byte, linkOut bool, err error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	defer r.Close()
+	fi, err := r.Lstat(ManifestFile)
+	if err != nil {
+		return nil, false, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if _, err := r.Stat(ManifestFile); err != nil {
+			return nil, true, nil
+		}
+	}
+	data, err = r.ReadFile(ManifestFile)
+	return data, false, err
 }
 
 // line finds the line of a dotted path ("dependencies[1].version") in app.yaml, or of its closest parent.

@@ -43,7 +43,12 @@ func (d *decoder) warnf(code, rel, format string, a ...any) {
 
 func (d *decoder) wrongType(rel string, n *node, want string) {
 	got := n.kind.String()
-	if n.kind == kindScalar {
+	switch {
+	case n.kind == kindScalar && rel == "":
+		// A whole document that is one scalar is not a definition at all: maybe a token file or
+		// /etc/passwd reached through the bundle. Name its type, never its text.
+		got = scalarType(n.value)
+	case n.kind == kindScalar:
 		got = describeScalar(n.value)
 	}
 	d.errorf(CodeInvalidType, rel, "must be %s, got %s", want, got)
@@ -61,6 +66,20 @@ func describeScalar(v any) string {
 		return "the number " + strconv.FormatInt(x, 10)
 	case float64:
 		return "the number " + strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func scalarType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int64, float64:
+		return "a number"
 	}
 	return fmt.Sprintf("%T", v)
 }

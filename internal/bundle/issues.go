@@ -20,6 +20,7 @@ const (
 	CodeMissingManifest    = "missing_manifest"      // no bundle.yaml / bundle.json
 	CodeAmbiguousManifest  = "ambiguous_manifest"    // more than one manifest file
 	CodeIgnoredFile        = "ignored_file"          // a file the loader does not read
+	CodeUnsafeLink         = "unsafe_link"           // a symbolic link that leads outside the bundle or app folder
 	CodeInvalidIdentifier  = "invalid_identifier"    // not ^[a-z_][a-z0-9_]*$
 	CodeReservedName       = "reserved_name"         // an SQL keyword or a name SQLite/ObjectStack reserves
 	CodeSystemField        = "system_field"          // a field that re-declares a system column (ignored)

@@ -48,14 +48,57 @@ const (
 	dirSeed        = "seed"
 )
 
-// loader reads files under one root, enforcing the size limits across all of them.
+// loader reads files under one root, enforcing the size limits across all of them. Every file and folder
+// is opened through an os.Root, so a symbolic link that leads outside the bundle or app folder is refused
+// by the operating system's own path resolution (as the Git source skips links): `objectstack plan` on a
+// pull request's checkout must not read /etc/passwd or a token file because a link in it says so.
 type loader struct {
 	root  string
+	fsys  *os.Root // nil until begin
 	total int64
 	files int
 	out   issues
 	// stopped is set once the bundle-wide limits are hit; further files are not read.
 	stopped bool
+}
+
+// begin opens the root; the caller must call end.
+func (l *loader) begin() error {
+	r, err := os.OpenRoot(l.root)
+	if err != nil {
+		return fmt.Errorf("open bundle folder: %w", err)
+	}
+	l.fsys = r
+	return nil
+}
+
+func (l *loader) end() {
+	if l.fsys != nil {
+		l.fsys.Close()
+	}
+}
+
+// inRoot is path relative to the root, as os.Root wants it.
+func (l *loader) inRoot(path string) string {
+	if r, err := filepath.Rel(l.root, path); err == nil {
+		return r
+	}
+	return path
+}
+
+// escapes reports whether path is a symbolic link that cannot be followed inside the root (it leads out of
+// the folder, or nowhere); it records the refusal as an issue naming the path and nothing it points at.
+func (l *loader) escapes(path string) bool {
+	rel := l.inRoot(path)
+	fi, err := l.fsys.Lstat(rel)
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return false
+	}
+	if _, err := l.fsys.Stat(rel); err == nil {
+		return false
+	}
+	l.out.errorf(CodeUnsafeLink, "", l.display(path), 0, "symbolic link leads outside the folder (or nowhere); not read")
+	return true
 }
 
 // rel is the path shown in issues: relative to the bundle folder's parent, so "crm/objects/account.yaml".
@@ -79,8 +122,11 @@ func (l *loader) read(path string) ([]byte, error) {
 		l.stopped = true
 		return nil, nil
 	}
+	if l.escapes(path) {
+		return nil, nil
+	}
 	// Stat before Open: opening a FIFO or device would block or never end.
-	st, err := os.Stat(path)
+	st, err := l.fsys.Stat(l.inRoot(path))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", shown, err)
 	}
@@ -97,7 +143,7 @@ func (l *loader) read(path string) ([]byte, error) {
 		l.stopped = true
 		return nil, nil
 	}
-	f, err := os.Open(path)
+	f, err := l.fsys.Open(l.inRoot(path))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", shown, err)
 	}
@@ -139,7 +185,10 @@ func isDocument(name string) bool {
 
 // listDir returns the document files of dir in name order. A missing folder is simply empty.
 func (l *loader) listDir(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
+	if l.escapes(dir) {
+		return nil, nil
+	}
+	entries, err := fs.ReadDir(l.fsys.FS(), filepath.ToSlash(l.inRoot(dir)))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -207,6 +256,10 @@ func documentItems(root *node) []*node {
 // ValidateParts for the rules. The error is for I/O failures only.
 func LoadParts(dir string) (*Parts, ValidationResult, error) {
 	l := &loader{root: dir}
+	if err := l.begin(); err != nil {
+		return nil, ValidationResult{}, err
+	}
+	defer l.end()
 	p, err := l.loadParts(dir)
 	if err != nil {
 		return nil, ValidationResult{}, err
@@ -296,6 +349,10 @@ func Load(dir string) (*Bundle, ValidationResult, error) {
 // LoadWith is Load with a validation context (objects owned elsewhere that lookups may reference).
 func LoadWith(dir string, ctx Context) (*Bundle, ValidationResult, error) {
 	l := &loader{root: dir}
+	if err := l.begin(); err != nil {
+		return nil, ValidationResult{}, err
+	}
+	defer l.end()
 	parts, err := l.loadParts(dir)
 	if err != nil {
 		return nil, ValidationResult{}, err
@@ -312,7 +369,8 @@ func LoadWith(dir string, ctx Context) (*Bundle, ValidationResult, error) {
 	}
 	var found []string
 	for _, name := range manifestNames {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+		// Lstat: a manifest that is a link leading outside is found here and refused when read.
+		if _, err := l.fsys.Lstat(name); err == nil {
 			found = append(found, name)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, ValidationResult{}, fmt.Errorf("read manifest: %w", err)

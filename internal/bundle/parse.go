@@ -141,7 +141,7 @@ func parseYAML(data []byte) (*node, *parseError) {
 }
 
 func yamlError(err error) *parseError {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg := ParseErrorMessage(err)
 	line := 0
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
@@ -327,12 +327,29 @@ func (p *jsonParser) err(err error) *parseError {
 		if off < 0 {
 			off = 0
 		}
-		return &parseError{code: CodeParseError, line: p.lineAt(off), msg: "invalid JSON: " + se.Error()}
+		return &parseError{code: CodeParseError, line: p.lineAt(off), msg: "invalid JSON: " + ParseErrorMessage(se)}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return &parseError{code: CodeParseError, line: len(p.lines), msg: "invalid JSON: unexpected end of file"}
 	}
-	return &parseError{code: CodeParseError, line: p.line(), msg: "invalid JSON: " + err.Error()}
+	return &parseError{code: CodeParseError, line: p.line(), msg: "invalid JSON: " + ParseErrorMessage(err)}
+}
+
+// quotedSnippet matches what YAML and JSON decoders quote from the input: `values`, 'x', "keys".
+var quotedSnippet = regexp.MustCompile("`[^`]*`|'[^']*'|\"[^\"]*\"")
+
+// ParseErrorMessage is a YAML or JSON decoder's error without the pieces of the file it quotes. A file that
+// does not parse may not be a definition at all — a link to a token file, /etc/passwd in a CI checkout —
+// and an issue must show only its name and line. Single punctuation marks (the grammar's ',' '}' ':') stay.
+func ParseErrorMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = quotedSnippet.ReplaceAllStringFunc(msg, func(q string) string {
+		if inner := q[1 : len(q)-1]; len(inner) == 1 && strings.ContainsAny(inner, ",:;{}[]()-?|>&*!%@#=") {
+			return q
+		}
+		return ""
+	})
+	return strings.Join(strings.Fields(msg), " ")
 }
 
 func (p *jsonParser) value(tok json.Token, depth int) (*node, *parseError) {

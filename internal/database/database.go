@@ -7,7 +7,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -50,6 +52,12 @@ func IsRemote(dsn string) bool {
 // plain-HTTP server (objectstack dev) is written. The token is never part of any error message.
 func Open(dsn, token string) (*sql.DB, error) {
 	if !IsRemote(dsn) && !strings.HasPrefix(dsn, "file:") {
+		// SQLite would create a missing file with mode 0644; a database holds tenant data and
+		// sealed tokens, so it starts readable by its owner only (its WAL and shared-memory
+		// files inherit the mode).
+		if err := createPrivate(dsn); err != nil {
+			return nil, fmt.Errorf("open database %s: %w", dsn, err)
+		}
 		u, err := FileURL(dsn)
 		if err != nil {
 			return nil, err
@@ -137,4 +145,60 @@ func Redact(dsn string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// createPrivate creates path as an empty file with mode 0600 unless something exists there.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// PrivateFile makes the SQLite database at path, and the journal, WAL and shared-memory files
+// SQLite keeps beside it, readable and writable by the owner only: a missing database file is
+// created empty with mode 0600, existing files lose every group and other permission bit. Use
+// it for files under a data folder this program owns (a control plane, a dev server registry),
+// not for a database a user pointed a command at.
+func PrivateFile(path string) error {
+	if err := createPrivate(path); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("check mode of %s: %w", p, err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("make %s private: %w", p, err)
+			}
+		}
+	}
+	return nil
+}
+
+// PrivateDir creates dir (and missing parents) with mode 0700, and takes every group and other
+// permission away from dir itself when it already existed.
+func PrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("check mode of %s: %w", dir, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, fi.Mode().Perm()&0o700); err != nil {
+			return fmt.Errorf("make %s private: %w", dir, err)
+		}
+	}
+	return nil
 }

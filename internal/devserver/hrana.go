@@ -209,6 +209,8 @@ type access struct {
 	readOnlyToken bool
 	blockWrites   bool
 	blockReads    bool
+	// budget accounts the pipeline's results against the response limits (limits.go).
+	budget *respBudget
 }
 
 // execStmt runs one Hrana Stmt on c. sql is the resolved SQL text (from sql or sql_id).
@@ -220,15 +222,15 @@ func execStmt(ctx context.Context, c *sqliteConn, sql string, st *stmt, acc acce
 		return nil, protoErr("BLOCKED", "Reads are blocked for this database (block_reads is enabled)")
 	}
 	kw := leadingKeyword(sql)
-	if kw == "ATTACH" || kw == "DETACH" {
-		return nil, protoErr("SQLITE_AUTH", "SQLite error: %s is not allowed on the development server", kw)
+	// What the statement may touch is SQLite's decision (guard.go); the keyword only tells the
+	// guard that a VACUUM may attach its own temporary copy.
+	if err := c.beginClient(ctx, acc.readOnlyToken, kw == "VACUUM"); err != nil {
+		return nil, err
 	}
-	if kw == "PRAGMA" && strings.Contains(strings.ToLower(sql), "max_page_count") && strings.ContainsAny(sql, "=(") {
-		return nil, protoErr("SQLITE_AUTH", "SQLite error: PRAGMA max_page_count is managed by the server (size_limit)")
-	}
+	defer c.endClient()
 	p, err := c.prepare(sql)
 	if err != nil {
-		return nil, err
+		return nil, c.refusal(err)
 	}
 	if p.stmt == 0 {
 		return nil, protoErr("SQL_NO_STATEMENT", "SQL string does not contain any statement")
@@ -316,7 +318,7 @@ func execStmt(ctx context.Context, c *sqliteConn, sql string, st *stmt, acc acce
 			if ctx.Err() != nil {
 				return nil, &hranaError{Message: "SQLite error: interrupted: " + ctx.Err().Error(), Code: "SQLITE_INTERRUPT"}
 			}
-			return nil, err
+			return nil, c.refusal(err)
 		}
 		if !row {
 			break
@@ -333,12 +335,12 @@ func execStmt(ctx context.Context, c *sqliteConn, sql string, st *stmt, acc acce
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			appendValue(&buf, c.column(p.stmt, i))
+			c.appendColumn(&buf, p.stmt, i)
 		}
 		buf.WriteByte(']')
-		if buf.Len() > maxResponseBytes {
+		if !acc.budget.fits(buf.Len()) {
 			stop()
-			return nil, protoErr("RESPONSE_TOO_LARGE", "Response is too large (over %d bytes)", maxResponseBytes)
+			return nil, responseTooLarge(acc.budget)
 		}
 	}
 	stop()
@@ -358,8 +360,19 @@ func execStmt(ctx context.Context, c *sqliteConn, sql string, st *stmt, acc acce
 	return &stmtResult{json: buf.Bytes(), rowsRead: rows, rowsWritten: affected}, nil
 }
 
-// maxResponseBytes bounds one statement's encoded rows (sqld has RESPONSE_TOO_LARGE too).
-const maxResponseBytes = 64 << 20
+// refusal turns an error caused by the authorizer into one that says why; other errors pass.
+func (c *sqliteConn) refusal(err error) error {
+	switch reason, readOnly := c.deniedReason(); {
+	case readOnly:
+		return protoErr("SQLITE_READONLY", "SQLite error: attempt to write a readonly database (%s)", reason)
+	case reason != "":
+		return protoErr("SQLITE_AUTH", "SQLite error: not authorized: %s", reason)
+	}
+	return err
+}
+
+// maxResponseBytes bounds the encoded results of one pipeline (sqld has RESPONSE_TOO_LARGE too).
+const maxResponseBytes = 32 << 20
 
 // leadingKeyword returns the first SQL keyword, upper-cased, skipping whitespace and comments.
 func leadingKeyword(sql string) string {

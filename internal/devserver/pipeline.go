@@ -223,8 +223,6 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-const maxPipelineBytes = 64 << 20
-
 // handlePipeline serves POST …/v2/pipeline for database name.
 func (s *Server) handlePipeline(w http.ResponseWriter, r *http.Request, name string) {
 	s.mu.RLock()
@@ -258,14 +256,15 @@ func (s *Server) handlePipeline(w http.ResponseWriter, r *http.Request, name str
 		hranaHTTPError(w, http.StatusUnauthorized, "AUTH_JWT_INVALID", "Unauthorized: the token was revoked (database credentials were rotated)")
 		return
 	}
-	acc := access{readOnlyToken: claims.Access == "ro", blockWrites: cfg.BlockWrites, blockReads: cfg.BlockReads}
+	budget := &respBudget{l: s.limits()}
+	defer budget.release()
+	acc := access{readOnlyToken: claims.Access == "ro", blockWrites: cfg.BlockWrites, blockReads: cfg.BlockReads, budget: budget}
 
-	var req pipelineRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPipelineBytes))
-	if err := dec.Decode(&req); err != nil {
-		hranaHTTPError(w, http.StatusBadRequest, "PROTOCOL_ERROR", "Invalid pipeline request body: "+err.Error())
+	req, releaseSlot, ok := s.readPipeline(w, r)
+	if !ok {
 		return
 	}
+	defer releaseSlot()
 
 	e.use.RLock()
 	defer e.use.RUnlock()
@@ -343,7 +342,8 @@ func (s *Server) handlePipeline(w http.ResponseWriter, r *http.Request, name str
 	}
 
 	// st.mu is held from here on.
-	body := s.runPipeline(r.Context(), st, &req, acc, cfg)
+	body := s.runPipeline(r.Context(), st, req, acc, cfg)
+	req = nil // the decoded requests are not needed to write the response
 	st.seq++
 	st.lastUsed = time.Now()
 	if r.Context().Err() != nil {
@@ -362,21 +362,7 @@ func (s *Server) handlePipeline(w http.ResponseWriter, r *http.Request, name str
 		baton = s.encodeBaton(st.id, st.seq)
 	}
 	st.mu.Unlock()
-
-	var out bytes.Buffer
-	out.Grow(len(body) + 96)
-	out.WriteString(`{"baton":`)
-	if baton == "" {
-		out.WriteString("null")
-	} else {
-		out.WriteString(`"` + baton + `"`)
-	}
-	out.WriteString(`,"base_url":null,"results":`)
-	out.Write(body)
-	out.WriteString("}")
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(out.Len()))
-	_, _ = w.Write(out.Bytes())
+	writePipelineResponse(r.Context(), w, baton, body)
 }
 
 func writeCloseOnly(w http.ResponseWriter, n int) {
@@ -404,6 +390,19 @@ func (s *Server) runPipeline(ctx context.Context, st *stream, req *pipelineReque
 		rq := &req.Requests[i]
 		if st.closing {
 			writeErrorResult(&out, protoErr("STREAM_CLOSED", "The stream was closed by an earlier request in this pipeline"))
+			continue
+		}
+		if rq.Type == "execute" {
+			// The common case is written straight into the results: no intermediate copy of
+			// its rows (see limits.go for why memory per request matters).
+			res, err := s.execute(ctx, st, rq, acc, cfg)
+			if err != nil {
+				writeErrorResult(&out, toHranaError(err))
+				continue
+			}
+			out.WriteString(`{"type":"ok","response":{"type":"execute","result":`)
+			out.Write(res)
+			out.WriteString(`}}`)
 			continue
 		}
 		resp, err := s.runRequest(ctx, st, rq, acc, cfg)
@@ -495,20 +494,13 @@ func (s *Server) runRequest(ctx context.Context, st *stream, rq *streamRequest, 
 		st.closing = true
 		return []byte(`{"type":"close"}`), nil
 	case "execute":
-		if rq.Stmt == nil {
-			return nil, protoErr("PROTOCOL_ERROR", `execute request needs "stmt"`)
-		}
-		q, c, err := s.sqlConn(ctx, st, rq.Stmt.SQL, rq.Stmt.SQLID, cfg)
-		if err != nil {
-			return nil, err
-		}
-		res, err := s.exec(ctx, st, c, q, rq.Stmt, acc)
+		res, err := s.execute(ctx, st, rq, acc, cfg)
 		if err != nil {
 			return nil, err
 		}
 		var b bytes.Buffer
 		b.WriteString(`{"type":"execute","result":`)
-		b.Write(res.json)
+		b.Write(res)
 		b.WriteByte('}')
 		return b.Bytes(), nil
 	case "batch":
@@ -530,7 +522,7 @@ func (s *Server) runRequest(ctx context.Context, st *stream, rq *streamRequest, 
 		if err != nil {
 			return nil, err
 		}
-		return describe(c, q)
+		return describe(ctx, c, q, acc)
 	case "store_sql":
 		if rq.SQLID == nil || rq.SQL == nil {
 			return nil, protoErr("PROTOCOL_ERROR", `store_sql needs "sql_id" and "sql"`)
@@ -563,11 +555,28 @@ func (s *Server) runRequest(ctx context.Context, st *stream, rq *streamRequest, 
 	}
 }
 
+// execute runs an execute request and returns its StmtResult JSON.
+func (s *Server) execute(ctx context.Context, st *stream, rq *streamRequest, acc access, cfg dbConfig) ([]byte, error) {
+	if rq.Stmt == nil {
+		return nil, protoErr("PROTOCOL_ERROR", `execute request needs "stmt"`)
+	}
+	q, c, err := s.sqlConn(ctx, st, rq.Stmt.SQL, rq.Stmt.SQLID, cfg)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.exec(ctx, st, c, q, rq.Stmt, acc)
+	if err != nil {
+		return nil, err
+	}
+	return res.json, nil
+}
+
 func (s *Server) exec(ctx context.Context, st *stream, c *sqliteConn, q string, sm *stmt, acc access) (*stmtResult, error) {
 	res, err := execStmt(ctx, c, q, sm, acc)
 	if err != nil {
 		return nil, err
 	}
+	acc.budget.commit(len(res.json))
 	st.db.rowsRead.Add(res.rowsRead)
 	st.db.rowsWritten.Add(res.rowsWritten)
 	return res, nil
@@ -676,9 +685,14 @@ func validateCond(c *batchCond, cur int) error {
 func (s *Server) runSequence(ctx context.Context, st *stream, c *sqliteConn, q string, acc access) error {
 	rest := q
 	for {
-		p, err := c.prepare(rest)
-		if err != nil {
+		// Compiling is enough for some pragmas to act, so even this split runs under the guard.
+		if err := c.beginClient(ctx, acc.readOnlyToken, false); err != nil {
 			return err
+		}
+		p, err := c.prepare(rest)
+		c.endClient()
+		if err != nil {
+			return c.refusal(err)
 		}
 		if p.stmt == 0 {
 			return nil
@@ -694,10 +708,14 @@ func (s *Server) runSequence(ctx context.Context, st *stream, c *sqliteConn, q s
 }
 
 // describe reports a statement's parameters, columns and whether it is read-only.
-func describe(c *sqliteConn, q string) ([]byte, error) {
-	p, err := c.prepare(q)
-	if err != nil {
+func describe(ctx context.Context, c *sqliteConn, q string, acc access) ([]byte, error) {
+	if err := c.beginClient(ctx, acc.readOnlyToken, false); err != nil {
 		return nil, err
+	}
+	p, err := c.prepare(q)
+	c.endClient()
+	if err != nil {
+		return nil, c.refusal(err)
 	}
 	if p.stmt == 0 {
 		return nil, protoErr("SQL_NO_STATEMENT", "SQL string does not contain any statement")

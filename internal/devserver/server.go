@@ -88,6 +88,14 @@ type Options struct {
 	// request came in on", so each caller gets back the address it already uses; see the package
 	// comment for why that is stable.
 	AdvertiseAddr string
+	// MaxPipelineBytes caps the body of one Hrana pipeline request. Default 16 MiB.
+	MaxPipelineBytes int64
+	// MaxPipelineRequests caps the requests of one pipeline, each batch step counting as one.
+	// Default 100,000.
+	MaxPipelineRequests int
+	// MaxConcurrentPipelines caps the pipelines over 256 KiB read or run at once; more wait.
+	// Smaller ones never wait. Default 1. See limits.go for the memory bound these give.
+	MaxConcurrentPipelines int
 }
 
 // Server is the development server. Create it with New, serve Handler, Close it when done.
@@ -111,6 +119,9 @@ type Server struct {
 	stopJanitor context.CancelFunc
 	janitorDone chan struct{}
 	closeOnce   sync.Once
+
+	limOnce sync.Once
+	lim     *limiter // pipeline limits, see limits.go
 }
 
 // New opens (or creates) the server's data folder and registry.
@@ -143,7 +154,7 @@ func New(opts Options) (*Server, error) {
 		}
 		opts.AdvertiseAddr = addr
 	}
-	if err := os.MkdirAll(filepath.Join(opts.DataDir, "databases"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(opts.DataDir, "databases"), 0o700); err != nil {
 		return nil, fmt.Errorf("dev server data directory %s: %w", opts.DataDir, err)
 	}
 	ctx := context.Background()

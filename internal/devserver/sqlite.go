@@ -1,16 +1,21 @@
 package devserver
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"modernc.org/libc"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 )
 
 // The Hrana server talks to SQLite through modernc's C API rather than database/sql because
@@ -74,9 +79,18 @@ type sqliteConn struct {
 	// resetForeignKeys is set when a client assigned foreign_keys; release restores foreignKeys.
 	resetForeignKeys bool
 	foreignKeys      int64 // the connection's foreign_keys setting when opened
+	// guard is the authorizer policy of this connection (guard.go).
+	guard *guardState
+	// queryOnly is whether the server last set PRAGMA query_only = 1 for a read-only token.
+	queryOnly bool
 }
 
 func openSQLite(path string, busyTimeoutMS int) (*sqliteConn, error) {
+	// SQLite creates files with mode 0644 (and VACUUM INTO copies the same way); every database
+	// of the dev server is its owner's only, and its WAL and shared memory inherit the mode.
+	if err := database.PrivateFile(path); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
 	tls := libc.NewTLS()
 	c := &sqliteConn{tls: tls}
 	name, err := libc.CString(path)
@@ -96,6 +110,10 @@ func openSQLite(path string, busyTimeoutMS int) (*sqliteConn, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	sqlite3.Xsqlite3_busy_timeout(tls, c.db, int32(busyTimeoutMS))
+	if err := c.installGuard(); err != nil {
+		c.close()
+		return nil, fmt.Errorf("open sqlite %s: restrict connection: %w", path, err)
+	}
 	if err := c.execScript(context.Background(), "PRAGMA synchronous=NORMAL"); err != nil {
 		c.close()
 		return nil, err
@@ -110,6 +128,7 @@ func openSQLite(path string, busyTimeoutMS int) (*sqliteConn, error) {
 }
 
 func (c *sqliteConn) close() {
+	c.dropGuard()
 	if c.db != 0 {
 		sqlite3.Xsqlite3_close_v2(c.tls, c.db)
 		c.db = 0
@@ -342,7 +361,12 @@ func (c *sqliteConn) totalChanges() int64 { return sqlite3.Xsqlite3_total_change
 func (c *sqliteConn) lastInsertRowID() int64 { return sqlite3.Xsqlite3_last_insert_rowid(c.tls, c.db) }
 
 // execScript runs every statement of sql, discarding rows (internal use: pragmas, ROLLBACK).
+// It is trusted: the authorizer does not check it, so it must never carry client SQL.
 func (c *sqliteConn) execScript(ctx context.Context, sql string) error {
+	return c.trusted(func() error { return c.execScriptUnchecked(ctx, sql) })
+}
+
+func (c *sqliteConn) execScriptUnchecked(ctx context.Context, sql string) error {
 	stop := c.watch(ctx)
 	defer stop()
 	for strings.TrimSpace(sql) != "" {
@@ -369,8 +393,16 @@ func (c *sqliteConn) execScript(ctx context.Context, sql string) error {
 	return nil
 }
 
-// queryInt64 runs a one-value query (internal use).
-func (c *sqliteConn) queryInt64(sql string) (int64, error) {
+// queryInt64 runs a one-value query (internal use, trusted like execScript).
+func (c *sqliteConn) queryInt64(sql string) (n int64, err error) {
+	err = c.trusted(func() error {
+		n, err = c.queryInt64Unchecked(sql)
+		return err
+	})
+	return n, err
+}
+
+func (c *sqliteConn) queryInt64Unchecked(sql string) (int64, error) {
 	p, err := c.prepare(sql)
 	if err != nil {
 		return 0, err
@@ -387,4 +419,93 @@ func (c *sqliteConn) queryInt64(sql string) (int64, error) {
 		return 0, nil
 	}
 	return sqlite3.Xsqlite3_column_int64(c.tls, p.stmt, 0), nil
+}
+
+// appendColumn writes column i of the current row in Hrana JSON form, like
+// appendValue(buf, c.column(stmt, i)), but encodes text and blobs straight from SQLite's memory:
+// a 16 MiB value is then copied once (into buf) rather than three times (limits.go).
+func (c *sqliteConn) appendColumn(buf *bytes.Buffer, stmt uintptr, i int) {
+	idx := int32(i)
+	switch sqlite3.Xsqlite3_column_type(c.tls, stmt, idx) {
+	case sqlite3.SQLITE_TEXT:
+		p := sqlite3.Xsqlite3_column_text(c.tls, stmt, idx)
+		n := int(sqlite3.Xsqlite3_column_bytes(c.tls, stmt, idx))
+		buf.WriteString(`{"type":"text","value":`)
+		if p == 0 || n == 0 {
+			buf.WriteString(`""}`)
+			return
+		}
+		appendJSONText(buf, libc.GoBytes(p, n))
+		buf.WriteByte('}')
+	case sqlite3.SQLITE_BLOB:
+		p := sqlite3.Xsqlite3_column_blob(c.tls, stmt, idx)
+		n := int(sqlite3.Xsqlite3_column_bytes(c.tls, stmt, idx))
+		buf.WriteString(`{"type":"blob","base64":"`)
+		if p != 0 && n > 0 {
+			buf.Grow(base64.RawStdEncoding.EncodedLen(n))
+			buf.Write(base64.RawStdEncoding.AppendEncode(buf.AvailableBuffer(), libc.GoBytes(p, n)))
+		}
+		buf.WriteString(`"}`)
+	default:
+		appendValue(buf, c.column(stmt, i))
+	}
+}
+
+// appendJSONText writes s as a JSON string exactly as encoding/json.Marshal would (HTML-safe
+// escapes, invalid UTF-8 as U+FFFD, U+2028/2029 escaped) without building an intermediate copy.
+func appendJSONText(buf *bytes.Buffer, s []byte) {
+	const hex = "0123456789abcdef"
+	buf.Grow(len(s) + 2)
+	buf.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			buf.Write(s[start:i])
+			switch b {
+			case '"', '\\':
+				buf.WriteByte('\\')
+				buf.WriteByte(b)
+			case '\b':
+				buf.WriteString(`\b`)
+			case '\f':
+				buf.WriteString(`\f`)
+			case '\n':
+				buf.WriteString(`\n`)
+			case '\r':
+				buf.WriteString(`\r`)
+			case '\t':
+				buf.WriteString(`\t`)
+			default:
+				buf.WriteString(`\u00`)
+				buf.WriteByte(hex[b>>4])
+				buf.WriteByte(hex[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf.Write(s[start:i])
+			buf.WriteString(`\ufffd`)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			buf.Write(s[start:i])
+			buf.WriteString(`\u202`)
+			buf.WriteByte(hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf.Write(s[start:])
+	buf.WriteByte('"')
 }

@@ -87,7 +87,18 @@ type registry struct {
 }
 
 func openRegistry(ctx context.Context, dir string) (*registry, error) {
-	u, err := database.FileURL(filepath.Join(dir, "devserver.db"))
+	// devserver.db holds the Ed25519 seed every database token is signed with, and databases/
+	// the data: owner-only, tightened too when an older version left them readable by all.
+	for _, d := range []string{dir, filepath.Join(dir, "databases")} {
+		if err := database.PrivateDir(d); err != nil {
+			return nil, fmt.Errorf("dev server data directory: %w", err)
+		}
+	}
+	path := filepath.Join(dir, "devserver.db")
+	if err := database.PrivateFile(path); err != nil {
+		return nil, fmt.Errorf("dev server registry: %w", err)
+	}
+	u, err := database.FileURL(path)
 	if err != nil {
 		return nil, err
 	}

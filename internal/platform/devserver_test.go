@@ -151,6 +151,10 @@ func TestTursoConvergesUnderFaultsAgainstDevServer(t *testing.T) {
 			t.Errorf("tenant %d: %v", i, err)
 		}
 	}
+	for _, err := range errs {
+		assertNoSecrets(t, devAPIToken, err)
+	}
+	assertNoSecrets(t, devAPIToken, p, clean)
 	fl.mu.Lock()
 	fired := fl.fired
 	fl.share = 0

@@ -51,7 +51,7 @@ func NewLocal(dataDir string) (*Local, error) {
 		return nil, errors.New("local platform: data directory is empty")
 	}
 	dir := filepath.Join(dataDir, "databases")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := database.PrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("local platform: create %s: %w", dir, err)
 	}
 	return &Local{dir: dir}, nil

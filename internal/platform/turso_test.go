@@ -129,6 +129,7 @@ func TestTursoUnauthorizedNotRetried(t *testing.T) {
 	if strings.Contains(err.Error(), "sk-wrong-token") {
 		t.Fatal("API token in error")
 	}
+	assertNoSecrets(t, "sk-wrong-token-0000000000", err)
 }
 
 func TestTursoRetryAfterSeconds(t *testing.T) {
@@ -197,6 +198,7 @@ func TestTursoServerErrorThenSuccess(t *testing.T) {
 	if !errors.As(err, &api) || api.Status != 500 || api.Message != "still broken" {
 		t.Fatalf("err = %v", err)
 	}
+	assertNoSecrets(t, f.apiToken, err)
 	if n := f.count("DELETE /databases/x"); n != 5 {
 		t.Fatalf("attempts = %d, want 5", n)
 	}
@@ -274,6 +276,8 @@ func TestTursoCreateRetriesWhenPostDidNotLand(t *testing.T) {
 	}
 	if _, err := p.CreateDatabase(ctx, platform.CreateOptions{Name: "never"}); err == nil {
 		t.Fatal("create succeeded against a failing server")
+	} else {
+		assertNoSecrets(t, f.apiToken, err)
 	}
 	if n := f.count("POST /databases") - 4; n != 5 {
 		t.Fatalf("POST attempts = %d, want 5", n)
@@ -305,6 +309,7 @@ func TestTursoContextCancellationStopsRetries(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want context.Canceled", err)
 		}
+		assertNoSecrets(t, f.apiToken, err)
 		if d := time.Since(start); d > 5*time.Second {
 			t.Fatalf("returned %s after cancellation", d)
 		}
@@ -507,4 +512,5 @@ func TestTursoNeverFollowsRedirects(t *testing.T) {
 	if !errors.As(err, &api) || api.Status != 307 || leaked.Load() != 0 {
 		t.Fatalf("err = %v, other host called %d times", err, leaked.Load())
 	}
+	assertNoSecrets(t, f.apiToken, err)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -43,7 +44,7 @@ type faultProxy struct {
 
 var faultKinds = []string{"429", "500-before", "500-after", "drop-before", "drop-after"}
 
-func newFaultProxy(t *testing.T, target string, rate float64) *httptest.Server {
+func newFaultProxy(t *testing.T, target string, rate float64, check *leakCheck) *httptest.Server {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
@@ -51,6 +52,7 @@ func newFaultProxy(t *testing.T, target string, rate float64) *httptest.Server {
 	}
 	fp := &faultProxy{rate: rate, proxy: httputil.NewSingleHostReverseProxy(u), rng: rand.New(rand.NewPCG(7, 11)), counts: map[string]*atomic.Int64{}}
 	fp.proxy.ErrorLog = log.New(io.Discard, "", 0)
+	check.tap(fp.proxy)
 	for _, k := range faultKinds {
 		fp.counts[k] = &atomic.Int64{}
 	}
@@ -165,16 +167,20 @@ func faultyProvisioning(t *testing.T, maxRetries int) {
 	const tenants, concurrency, attempts = 50, 8, 40
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	dev, err := devserver.Start(ctx, devserver.Options{DataDir: t.TempDir(), APIToken: testAPIToken})
+	// Everything the run logs (service, Turso client, dev server) is kept for the secret check.
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	dev, err := devserver.Start(ctx, devserver.Options{DataDir: t.TempDir(), APIToken: testAPIToken, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(dev.Stop) // after the service (registered later) has closed its handles
-	proxy := newFaultProxy(t, dev.URL, 0.35)
+	check := &leakCheck{}
+	proxy := newFaultProxy(t, dev.URL, 0.35, check)
 
-	e := &env{name: "dev", dataDir: t.TempDir(), logs: &syncBuffer{}, clock: &fakeClock{}}
-	e.plat = newTurso(t, proxy.URL, nil, maxRetries)
-	s := e.service(t, func(c *tenant.Config) { c.Logger = nil })
+	e := &env{name: "dev", dataDir: t.TempDir(), logs: logs, logger: logger, clock: &fakeClock{}}
+	e.plat = newTurso(t, proxy.URL, logger, maxRetries)
+	s := e.service(t)
 
 	var retries atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
@@ -185,6 +191,7 @@ func faultyProvisioning(t *testing.T, maxRetries int) {
 			var last error
 			for a := 0; a < attempts; a++ {
 				res, err := s.Provision(gctx, withBundle(req(id), testBundle(2, true)))
+				check.add(res, err)
 				if err == nil && res.Status == tenant.StatusActive {
 					return nil
 				}
@@ -234,6 +241,7 @@ func faultyProvisioning(t *testing.T, maxRetries int) {
 			t.Fatalf("tenant %s: %d seed rows, want 2 (seeding duplicated or lost)", r.ID, n)
 		}
 	}
+	check.assertClean(t, e, s)
 }
 
 // TestFailedRunIsRecordedAndResumed: a platform that refuses token minting makes the run fail;
@@ -248,6 +256,8 @@ func TestFailedRunIsRecordedAndResumed(t *testing.T) {
 	t.Cleanup(dev.Stop)
 	target, _ := url.Parse(dev.URL)
 	rp := httputil.NewSingleHostReverseProxy(target)
+	check := &leakCheck{}
+	check.tap(rp)
 	var broken atomic.Bool
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if broken.Load() && strings.HasSuffix(r.URL.Path, "/auth/tokens") {
@@ -257,12 +267,15 @@ func TestFailedRunIsRecordedAndResumed(t *testing.T) {
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(proxy.Close)
-	e := &env{name: "dev", dataDir: t.TempDir(), logs: &syncBuffer{}, clock: &fakeClock{}}
-	e.plat = newTurso(t, proxy.URL, nil, -1)
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := &env{name: "dev", dataDir: t.TempDir(), logs: logs, logger: logger, clock: &fakeClock{}}
+	e.plat = newTurso(t, proxy.URL, logger, -1)
 	s := e.service(t)
 
 	broken.Store(true)
 	res, err := s.Provision(ctx, req("flaky"))
+	check.add(res, err)
 	if err == nil || res == nil || res.Status != tenant.StatusFailed || !strings.Contains(res.Error, "create_database") {
 		t.Fatalf("failed run: %v, %+v", err, res)
 	}
@@ -273,15 +286,19 @@ func TestFailedRunIsRecordedAndResumed(t *testing.T) {
 	if err != nil || tn.Status != tenant.StatusFailed || tn.Error == "" {
 		t.Fatalf("registry after failure: %+v, %v", tn, err)
 	}
-	if _, err := s.DB(ctx, "flaky"); !errors.Is(err, tenant.ErrState) {
+	check.add(tn)
+	_, err = s.DB(ctx, "flaky")
+	if !errors.Is(err, tenant.ErrState) {
 		t.Fatalf("DB of a failed tenant: %v", err)
 	}
+	check.add(err)
 
 	broken.Store(false)
-	mustProvision(t, ctx, s, req("flaky"))
+	check.add(mustProvision(t, ctx, s, req("flaky")))
 	if dbs := databaseNames(t, ctx, e.plat); !slices.Equal(dbs, []string{"flaky"}) {
 		t.Fatalf("databases %v", dbs)
 	}
+	check.assertClean(t, e, s)
 }
 
 // TestLostCreateAnswerDoesNotAdoptForeignDatabase: when the answer to POST /databases is lost, the
@@ -320,6 +337,8 @@ func TestLostCreateAnswerDoesNotAdoptForeignDatabase(t *testing.T) {
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ErrorLog = log.New(io.Discard, "", 0)
+	check := &leakCheck{}
+	check.tap(rp)
 	var dropped atomic.Int64
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Every create is lost on the way: the server never sees it, the client never hears.
@@ -334,9 +353,11 @@ func TestLostCreateAnswerDoesNotAdoptForeignDatabase(t *testing.T) {
 	plat := newTurso(t, proxy.URL, e.logger, 1)
 	s := e.service(t, func(c *tenant.Config) { c.Platform = plat })
 	for _, id := range []string{"foreign", "claimed"} {
-		if _, err := s.Provision(ctx, req(id)); !errors.Is(err, tenant.ErrConflict) {
+		res, err := s.Provision(ctx, req(id))
+		if !errors.Is(err, tenant.ErrConflict) {
 			t.Errorf("provision over %s database after a lost create answer: %v, want ErrConflict", id, err)
 		}
+		check.add(res, err)
 	}
 	if dropped.Load() == 0 {
 		t.Fatal("no create was dropped: the test proved nothing")
@@ -362,4 +383,5 @@ func TestLostCreateAnswerDoesNotAdoptForeignDatabase(t *testing.T) {
 	if n != 0 {
 		t.Error("the foreign database got our ownership marker")
 	}
+	check.assertClean(t, e, s)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -83,8 +82,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("tenant service: data dir: %w", err)
 	}
 	cfg.DataDir = abs
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("tenant service: create data dir: %w", err)
+	// The data dir holds the secret key, the control plane (sealed tokens) and, for the local
+	// backend, every tenant's data: owner-only, tightened when an older version left it open.
+	if err := database.PrivateDir(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("tenant service: data dir: %w", err)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -114,6 +115,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	dsn := cfg.ControlURL
 	if dsn == "" {
 		dsn = filepath.Join(cfg.DataDir, ControlFile)
+		if err := database.PrivateFile(dsn); err != nil {
+			return nil, fmt.Errorf("tenant service: control plane: %w", err)
+		}
 	}
 	ctl, err := database.Open(dsn, cfg.ControlToken)
 	if err != nil {

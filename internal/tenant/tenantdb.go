@@ -150,6 +150,15 @@ func countRows(ctx context.Context, db *sql.DB, table string) (int64, error) {
 
 // vacuumInto writes a consistent copy of db to path (a local SQLite file).
 func vacuumInto(ctx context.Context, db *sql.DB, path string) error {
+	// VACUUM INTO creates its target with mode 0644; it accepts an existing empty file, which
+	// is created first so the copy of the tenant's data is owner-only from its first byte.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
 	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
 		return fmt.Errorf("backup (VACUUM INTO): %w", err)
 	}

@@ -1,8 +1,10 @@
 // Package source owns the reconciler's view of the Git repository: a local mirror under the data folder,
 // cheap change detection with ls-remote before any fetch (as Flux does), ref resolution (branch, tag or a
 // pinned commit), the revision string "<ref>@sha1:<sha>", a sha256 digest of the deployable tree, and an
-// exported checkout of that tree for the loaders. Credentials come from files or the environment and never
-// appear in errors or logs.
+// exported checkout of that tree for the loaders. Credentials come from files, the environment or the
+// repository URL's user info; those in the URL are taken out of it when the Source is created and kept in
+// memory only (as Flux keeps them in a Secret, never in the GitRepository URL), so the URL that is logged,
+// stored in the control plane, served by /status and written to the mirror's .git/config has none.
 package source
 
 import (
@@ -47,7 +49,8 @@ type Options struct {
 	// DataDir holds the mirror (DataDir/reconcile/mirror/<url hash>) and the exported checkouts.
 	DataDir string
 	// HTTPS credentials: a token read from TokenFile, else from $OBJECTSTACK_GIT_TOKEN; Username defaults to
-	// "x-access-token" (GitHub and GitLab accept any user name with a token).
+	// "x-access-token" (GitHub and GitLab accept any user name with a token). Without either, credentials in
+	// the URL (https://<token>@host/… or https://user:<token>@host/…) are used, as git itself would.
 	TokenFile string
 	Username  string
 	// SSH credentials: a private key file and a known_hosts file (default: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts).
@@ -83,6 +86,12 @@ type Source struct {
 	mirror string
 	out    string
 	log    *slog.Logger
+	// secrets are the credential strings taken from the URL, scrubbed from any error as a last line
+	// of defence (go-git never sees them in a URL, only in auth).
+	secrets []string
+	// legacy are mirror and checkout folders an older version keyed by the URL with its credentials;
+	// their .git/config holds the credentials in clear text, so they are removed on first use.
+	legacy []string
 
 	// followHEAD tracks the remote's default branch (what HEAD points at) when no ref was given.
 	followHEAD bool
@@ -116,17 +125,77 @@ func New(opts Options) (*Source, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	url := normaliseURL(opts.URL)
-	auth, err := authFor(url, opts)
+	raw := normaliseURL(opts.URL)
+	url, creds, err := splitCredentials(raw)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256([]byte(url))
-	key := hex.EncodeToString(sum[:8])
+	auth, err := authFor(url, creds, opts)
+	if err != nil {
+		return nil, redactErr(err, creds.secrets()...)
+	}
 	base := filepath.Join(opts.DataDir, "reconcile")
+	key := mirrorKey(url)
 	opts.URL = url
-	return &Source{opts: opts, auth: auth, mirror: filepath.Join(base, "mirror", key),
-		out: filepath.Join(base, "checkout", key), log: opts.Logger, followHEAD: followHEAD}, nil
+	s := &Source{opts: opts, auth: auth, mirror: filepath.Join(base, "mirror", key),
+		out: filepath.Join(base, "checkout", key), log: opts.Logger, followHEAD: followHEAD, secrets: creds.secrets()}
+	if raw != url {
+		old := mirrorKey(raw)
+		s.legacy = []string{filepath.Join(base, "mirror", old), filepath.Join(base, "checkout", old)}
+	}
+	return s, nil
+}
+
+func mirrorKey(url string) string {
+	sum := sha256.Sum256([]byte(url))
+	return hex.EncodeToString(sum[:8])
+}
+
+// urlCredentials are what a repository URL's user info carried.
+type urlCredentials struct {
+	user, password string
+	hasPassword    bool
+}
+
+// secrets are the strings to scrub from errors: the password, or the user name when it stands alone
+// (GitHub takes a bare token there). A user name next to a password is an account name, and scrubbing a
+// short word like "git" would garble messages.
+func (c urlCredentials) secrets() []string {
+	switch {
+	case c.hasPassword && c.password != "":
+		return []string{c.password}
+	case !c.hasPassword && c.user != "":
+		return []string{c.user}
+	}
+	return nil
+}
+
+// splitCredentials takes the user info out of an http(s) URL, and the password out of an ssh:// URL
+// (its user name, usually "git", is not a secret and selects the account). Errors never contain the URL:
+// the part that failed to parse may be the credential.
+func splitCredentials(raw string) (string, urlCredentials, error) {
+	if !strings.Contains(raw, "://") {
+		return raw, urlCredentials{}, nil // a local path or git@host:path
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", urlCredentials{}, errors.New("source: the repository URL is not a valid URL (check its escapes and host; put credentials in --git-token-file rather than in the URL)")
+	}
+	if u.User == nil {
+		return raw, urlCredentials{}, nil
+	}
+	c := urlCredentials{user: u.User.Username()}
+	c.password, c.hasPassword = u.User.Password()
+	switch strings.ToLower(u.Scheme) {
+	case "ssh", "git+ssh", "ssh+git":
+		if !c.hasPassword {
+			return raw, urlCredentials{}, nil
+		}
+		u.User = url.User(c.user)
+		return u.String(), urlCredentials{password: c.password, hasPassword: true, user: ""}, nil
+	}
+	u.User = nil
+	return u.String(), c, nil
 }
 
 // normaliseURL turns a plain local path into an absolute one so the mirror key is stable.
@@ -148,10 +217,10 @@ func isHex40(s string) bool {
 	return err == nil
 }
 
-func authFor(rawURL string, opts Options) (transport.AuthMethod, error) {
+func authFor(rawURL string, creds urlCredentials, opts Options) (transport.AuthMethod, error) {
 	ep, err := transport.NewEndpoint(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("source: repository URL: %w", redactErr(err, rawURL))
+		return nil, fmt.Errorf("source: repository URL: %w", err)
 	}
 	switch ep.Protocol {
 	case "http", "https":
@@ -166,7 +235,11 @@ func authFor(rawURL string, opts Options) (transport.AuthMethod, error) {
 			token = strings.TrimSpace(os.Getenv(TokenEnv))
 		}
 		if token == "" {
-			return nil, nil
+			if creds.user == "" && !creds.hasPassword {
+				return nil, nil
+			}
+			// What git does with https://<user>[:<password>]@host: basic auth with both.
+			return &githttp.BasicAuth{Username: creds.user, Password: creds.password}, nil
 		}
 		user := opts.Username
 		if user == "" {
@@ -174,22 +247,27 @@ func authFor(rawURL string, opts Options) (transport.AuthMethod, error) {
 		}
 		return &githttp.BasicAuth{Username: user, Password: token}, nil
 	case "ssh":
-		if opts.SSHKeyFile == "" {
-			return nil, nil // go-git falls back to the SSH agent
-		}
 		user := ep.User
 		if user == "" {
 			user = "git"
+		}
+		if opts.SSHKeyFile == "" {
+			if creds.hasPassword {
+				pw := &gitssh.Password{User: user, Password: creds.password}
+				cb, err := gitssh.NewKnownHostsCallback(knownHostsFiles(opts)...)
+				if err != nil {
+					return nil, fmt.Errorf("source: known_hosts: %w", err)
+				}
+				pw.HostKeyCallback = cb
+				return pw, nil
+			}
+			return nil, nil // go-git falls back to the SSH agent
 		}
 		keys, err := gitssh.NewPublicKeysFromFile(user, opts.SSHKeyFile, opts.SSHKeyPassphrase)
 		if err != nil {
 			return nil, fmt.Errorf("source: read ssh key %s: %w", opts.SSHKeyFile, err)
 		}
-		var files []string
-		if opts.KnownHostsFile != "" {
-			files = append(files, opts.KnownHostsFile)
-		}
-		cb, err := gitssh.NewKnownHostsCallback(files...)
+		cb, err := gitssh.NewKnownHostsCallback(knownHostsFiles(opts)...)
 		if err != nil {
 			return nil, fmt.Errorf("source: known_hosts: %w", err)
 		}
@@ -199,29 +277,41 @@ func authFor(rawURL string, opts Options) (transport.AuthMethod, error) {
 	return nil, nil
 }
 
-// redactErr strips credentials embedded in a URL out of an error message.
-func redactErr(err error, rawURL string) error {
-	if err == nil {
-		return nil
+func knownHostsFiles(opts Options) []string {
+	if opts.KnownHostsFile != "" {
+		return []string{opts.KnownHostsFile}
 	}
-	u, perr := url.Parse(rawURL)
-	if perr != nil || u.User == nil {
+	return nil
+}
+
+// redactErr replaces every occurrence of the given secrets in err's message; the chain is not kept,
+// since a wrapped error would still print the secret.
+func redactErr(err error, secrets ...string) error {
+	if err == nil || len(secrets) == 0 {
 		return err
 	}
 	msg := err.Error()
-	if p, ok := u.User.Password(); ok && p != "" {
-		msg = strings.ReplaceAll(msg, p, "REDACTED")
+	changed := false
+	for _, s := range secrets {
+		if s != "" && strings.Contains(msg, s) {
+			msg = strings.ReplaceAll(msg, s, "REDACTED")
+			changed = true
+		}
+	}
+	if !changed {
+		return err
 	}
 	return errors.New(msg)
 }
 
-// Redacted returns the repository URL without credentials, for logs and status.
+// Redacted returns the repository URL for logs and status: the URL without user info (credentials were
+// taken out when the Source was created; an ssh:// user name is dropped here too).
 func (s *Source) Redacted() string {
 	u, err := url.Parse(s.opts.URL)
-	if err != nil || u.User == nil {
+	if err != nil || u.User == nil || !strings.Contains(s.opts.URL, "://") {
 		return s.opts.URL
 	}
-	u.User = url.User(u.User.Username())
+	u.User = nil
 	return u.String()
 }
 
@@ -236,6 +326,12 @@ func (s *Source) open() (*git.Repository, error) {
 	if s.repo != nil {
 		return s.repo, nil
 	}
+	for _, dir := range s.legacy {
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("source: remove a mirror that stored credentials: %w", redactErr(err, s.secrets...))
+		}
+	}
+	s.legacy = nil
 	repo, err := git.PlainOpen(s.mirror)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		if err := os.MkdirAll(s.mirror, 0o700); err != nil {
@@ -247,7 +343,16 @@ func (s *Source) open() (*git.Repository, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("source: open mirror %s: %w", s.mirror, redactErr(err, s.opts.URL))
+		return nil, fmt.Errorf("source: open mirror %s: %w", s.mirror, redactErr(err, s.secrets...))
+	}
+	// The remote URL in .git/config is the one without credentials, whatever wrote the mirror.
+	if cfg, err := repo.Config(); err == nil {
+		if r := cfg.Remotes["origin"]; r != nil && (len(r.URLs) != 1 || r.URLs[0] != s.opts.URL) {
+			r.URLs = []string{s.opts.URL}
+			if err := repo.SetConfig(cfg); err != nil {
+				return nil, fmt.Errorf("source: rewrite mirror remote: %w", redactErr(err, s.secrets...))
+			}
+		}
 	}
 	s.repo = repo
 	return repo, nil
@@ -315,7 +420,7 @@ func (s *Source) resolveRemote(ctx context.Context, repo *git.Repository) (strin
 	}
 	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: s.auth, PeelingOption: git.AppendPeeled})
 	if err != nil {
-		return "", "", fmt.Errorf("source: ls-remote %s: %w", s.Redacted(), redactErr(err, s.opts.URL))
+		return "", "", fmt.Errorf("source: ls-remote %s: %w", s.Redacted(), redactErr(err, s.secrets...))
 	}
 	byName := map[string]string{}
 	for _, r := range refs {
@@ -377,7 +482,7 @@ func (s *Source) fetch(ctx context.Context, repo *git.Repository, ref string) er
 	}
 	err := repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", RefSpecs: specs, Auth: s.auth, Tags: git.NoTags, Force: true})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return fmt.Errorf("source: fetch %s: %w", s.Redacted(), redactErr(err, s.opts.URL))
+		return fmt.Errorf("source: fetch %s: %w", s.Redacted(), redactErr(err, s.secrets...))
 	}
 	return nil
 }
@@ -432,18 +537,19 @@ func (s *Source) export(commit *object.Commit) (string, string, error) {
 		}
 		fmt.Fprintf(h, "%s\x00%d\x00", e.path, len(data))
 		h.Write(data)
+		// The checkout sits in the data folder beside the control plane: owner-only like the rest.
 		if write {
 			p := filepath.Join(tmp, clean)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 				return "", "", fmt.Errorf("source: export: %w", err)
 			}
-			if err := os.WriteFile(p, data, 0o644); err != nil {
+			if err := os.WriteFile(p, data, 0o600); err != nil {
 				return "", "", fmt.Errorf("source: export: %w", err)
 			}
 		}
 	}
 	if write {
-		if err := os.MkdirAll(tmp, 0o755); err != nil {
+		if err := os.MkdirAll(tmp, 0o700); err != nil {
 			return "", "", fmt.Errorf("source: export: %w", err)
 		}
 		if err := os.Rename(tmp, dir); err != nil {

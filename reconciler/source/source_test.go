@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/internal/gittest"
 )
 
@@ -229,5 +231,34 @@ func TestDefaultBranchFollowsRemoteHEAD(t *testing.T) {
 	}
 	if rev.Ref != "trunk" || rev.Commit != trunk {
 		t.Fatalf("default branch: %+v (main is at %s)", rev, wt)
+	}
+}
+
+// TestURLCredentialsAreTakenOut: credentials in the URL become auth held in memory; the URL the Source
+// keeps (mirror key, .git/config, logs, status) has none, and no error repeats them.
+func TestURLCredentialsAreTakenOut(t *testing.T) {
+	const tok = "ghp_0123456789abcdefghij0123456789abcdef"
+	for _, tc := range []struct{ in, url, user, pass string }{
+		{"https://" + tok + "@github.com/acme/config.git", "https://github.com/acme/config.git", tok, ""},
+		{"https://x-access-token:" + tok + "@github.com/acme/config.git", "https://github.com/acme/config.git", "x-access-token", tok},
+		{"ssh://git:" + tok + "@example.com/acme/config.git", "ssh://git@example.com/acme/config.git", "", ""},
+	} {
+		kh := filepath.Join(t.TempDir(), "known_hosts")
+		if err := os.WriteFile(kh, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(Options{URL: tc.in, DataDir: t.TempDir(), KnownHostsFile: kh})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.url, err)
+		}
+		if s.opts.URL != tc.url || strings.Contains(s.Redacted(), tok) || strings.Contains(s.mirror, tok) {
+			t.Errorf("kept URL %q, shown %q; want %q", s.opts.URL, s.Redacted(), tc.url)
+		}
+		if ba, ok := s.auth.(*githttp.BasicAuth); tc.user != "" && (!ok || ba.Username != tc.user || ba.Password != tc.pass) {
+			t.Errorf("%s: auth %#v, want basic %s/%s", tc.url, s.auth, tc.user, tc.pass)
+		}
+	}
+	if _, err := New(Options{URL: "https://" + tok + "@github.com/%zz", DataDir: t.TempDir()}); err == nil || strings.Contains(err.Error(), tok) {
+		t.Errorf("an unparseable URL: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"time"
 
@@ -22,14 +23,77 @@ type Store struct {
 // Open creates the tables if needed (one request). The caller owns db.
 func Open(ctx context.Context, db *sql.DB) (*Store, error) {
 	s := &Store{db: db, b: database.For(db)}
-	stmts := make([]database.Stmt, len(migrations))
+	stmts := make([]database.Stmt, len(migrations), len(migrations)+1)
 	for i, m := range migrations {
 		stmts[i] = database.Stmt{SQL: m}
 	}
-	if _, err := s.write(ctx, stmts); err != nil {
+	// Source rows an older version stored under a URL with credentials in it come back with the same request.
+	stmts = append(stmts, database.Stmt{SQL: `SELECT repo, error FROM reconcile_source WHERE repo LIKE '%@%'`, Query: true})
+	res, err := s.write(ctx, stmts)
+	if err != nil {
 		return nil, fmt.Errorf("status store: migrate: %w", err)
 	}
+	if err := s.scrubSources(ctx, res[len(res)-1]); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// RedactRepo returns a repository URL without its user info (where a Git token may sit). Stored and served
+// repositories never carry one.
+func RedactRepo(repo string) string {
+	if !strings.Contains(repo, "://") {
+		return repo
+	}
+	u, err := url.Parse(repo)
+	if err != nil {
+		return "<unparseable repository URL>"
+	}
+	if u.User == nil {
+		return repo
+	}
+	u.User = nil
+	return u.String()
+}
+
+// scrubSources rewrites source rows an older version stored under a URL with credentials in it (and any
+// error text repeating them), so `objectstack status` and /status stop serving them.
+func (s *Store) scrubSources(ctx context.Context, legacy database.Result) error {
+	var stmts []database.Stmt
+	for _, row := range legacy.Rows {
+		var repo, errText string
+		if err := database.Row(row).Scan(&repo, &errText); err != nil {
+			return fmt.Errorf("status store: scrub sources: %w", err)
+		}
+		clean := RedactRepo(repo)
+		if clean == repo {
+			continue
+		}
+		msg := errText
+		if u, err := url.Parse(repo); err == nil && u.User != nil {
+			// The password, or a user name standing alone (a bare token), is the secret.
+			secret := u.User.Username()
+			if p, ok := u.User.Password(); ok {
+				secret = p
+			}
+			if secret != "" {
+				msg = strings.ReplaceAll(msg, secret, "REDACTED")
+			}
+		}
+		// The clean URL's row, if a newer run wrote one, wins; the legacy row goes either way.
+		stmts = append(stmts,
+			database.Stmt{SQL: `INSERT INTO reconcile_source (repo, revision, digest, valid, issues, error, fetched_at)
+			SELECT ?, revision, digest, valid, issues, ?, fetched_at FROM reconcile_source WHERE repo = ?
+			ON CONFLICT(repo) DO NOTHING`, Args: []any{clean, msg, repo}},
+			database.Stmt{SQL: `DELETE FROM reconcile_source WHERE repo = ?`, Args: []any{repo}})
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	if _, err := s.write(ctx, stmts); err != nil {
+		return fmt.Errorf("status store: scrub sources: %w", err)
+	}
+	return nil
 }
 
 // DB returns the control-plane handle.
@@ -172,6 +236,7 @@ func decodeSources(res database.Result) ([]Source, error) {
 			return nil, fmt.Errorf("status store: sources: %w", err)
 		}
 		src.Valid = valid != 0
+		src.Repo = RedactRepo(src.Repo)
 		_ = json.Unmarshal([]byte(issues), &src.Issues)
 		src.FetchedAt = parseTS(at)
 		out = append(out, src)
@@ -355,6 +420,7 @@ func sourceStmt(src Source, now time.Time) database.Stmt {
 	if src.FetchedAt.IsZero() {
 		src.FetchedAt = now
 	}
+	src.Repo = RedactRepo(src.Repo)
 	return database.Stmt{SQL: `INSERT INTO reconcile_source (repo, revision, digest, valid, issues, error, fetched_at) VALUES (?,?,?,?,?,?,?)
 		ON CONFLICT(repo) DO UPDATE SET revision=excluded.revision, digest=excluded.digest, valid=excluded.valid, issues=excluded.issues,
 		error=excluded.error, fetched_at=excluded.fetched_at`, Args: []any{src.Repo, src.Revision, src.Digest, valid, issues, src.Error, ts(src.FetchedAt)}}

@@ -2,6 +2,11 @@
 // generic HMAC form (X-Signature: sha256=<hex>). A request that passes its check only wakes the reconciler;
 // the payload is never parsed or trusted for content. Bursts coalesce in the Trigger: however many hooks
 // arrive, at most one reconcile is pending while another runs.
+//
+// The receivers are unauthenticated until the signature is checked, so what a request costs before then
+// is bounded: the signature header is validated before any body byte is read, the body is streamed through
+// the HMAC (never buffered), it must arrive within BodyTimeout, and a Gate caps the hook requests in
+// progress. 300 connections that each send 1 MiB and stall used to hold 300 MiB.
 package webhook
 
 import (
@@ -16,11 +21,22 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
 // MaxBody is the largest payload accepted; larger ones get 413 before any signature work.
 const MaxBody = 1 << 20
+
+// BodyTimeout is how long a hook's body may take to arrive. GitHub and GitLab send a few KiB at once;
+// a client trickling a body only holds a Gate slot this long.
+const BodyTimeout = 10 * time.Second
+
+// bodyTimeout is BodyTimeout; tests shorten it.
+var bodyTimeout = BodyTimeout
+
+// DefaultConcurrency is the number of hook requests a Gate lets in at once.
+const DefaultConcurrency = 32
 
 // Kind is a receiver flavour.
 type Kind string
@@ -39,6 +55,7 @@ const (
 	ResultTooLarge     = "too_large"
 	ResultBadRequest   = "bad_request"
 	ResultDisabled     = "disabled"
+	ResultBusy         = "busy"
 )
 
 // Receiver verifies hooks of one kind with one secret.
@@ -93,7 +110,8 @@ func (r *Receiver) done(w http.ResponseWriter, code int, result, msg string) {
 	http.Error(w, msg, code)
 }
 
-// ServeHTTP checks method, size and signature, then wakes the reconciler and answers 202.
+// ServeHTTP checks method, size and signature, then wakes the reconciler and answers 202. The body is read
+// only for the HMAC kinds, after their header parsed, straight into the MAC.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -104,17 +122,35 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.done(w, http.StatusRequestEntityTooLarge, ResultTooLarge, "payload too large")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			r.done(w, http.StatusRequestEntityTooLarge, ResultTooLarge, "payload too large")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
+	var ok bool
+	switch r.Kind {
+	case GitLab:
+		// The token is a header: the payload is not needed at all.
+		tok := req.Header.Get("X-Gitlab-Token")
+		ok = tok != "" && subtle.ConstantTimeCompare([]byte(tok), r.secret) == 1
+	case GitHub, Generic:
+		header := "X-Signature"
+		if r.Kind == GitHub {
+			header = "X-Hub-Signature-256"
+		}
+		want, valid := parseSignature(req.Header.Get(header))
+		if !valid {
+			break
+		}
+		got, err := streamHMAC(r.secret, http.MaxBytesReader(w, req.Body, MaxBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				r.done(w, http.StatusRequestEntityTooLarge, ResultTooLarge, "payload too large")
+				return
+			}
+			r.done(w, http.StatusBadRequest, ResultBadRequest, "could not read the payload")
 			return
 		}
-		r.done(w, http.StatusBadRequest, ResultBadRequest, "could not read the payload")
-		return
+		ok = hmac.Equal(got, want)
 	}
-	if !r.verify(req.Header, body) {
+	if !ok {
 		r.done(w, http.StatusUnauthorized, ResultUnauthorized, "invalid or missing signature")
 		return
 	}
@@ -128,30 +164,68 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = io.WriteString(w, "reconcile requested\n")
 }
 
-func (r *Receiver) verify(h http.Header, body []byte) bool {
-	switch r.Kind {
-	case GitHub:
-		return verifyHMAC(r.secret, body, h.Get("X-Hub-Signature-256"))
-	case GitLab:
-		tok := h.Get("X-Gitlab-Token")
-		return tok != "" && subtle.ConstantTimeCompare([]byte(tok), r.secret) == 1
-	case Generic:
-		return verifyHMAC(r.secret, body, h.Get("X-Signature"))
+// parseSignature decodes a "sha256=<64 hex digits>" header into the 32-byte MAC it carries.
+func parseSignature(header string) ([]byte, bool) {
+	hexSig, ok := strings.CutPrefix(header, "sha256=")
+	if !ok || len(hexSig) != 2*sha256.Size {
+		return nil, false
 	}
-	return false
+	mac, err := hex.DecodeString(hexSig)
+	if err != nil {
+		return nil, false
+	}
+	return mac, true
 }
+
+// streamHMAC is HMAC-SHA256(secret, everything r yields), read in small pieces.
+func streamHMAC(secret []byte, r io.Reader) ([]byte, error) {
+	m := hmac.New(sha256.New, secret)
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	if _, err := io.CopyBuffer(m, r, *buf); err != nil {
+		return nil, err
+	}
+	return m.Sum(nil), nil
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 // verifyHMAC checks a "sha256=<hex>" header against HMAC-SHA256(secret, body) in constant time.
 func verifyHMAC(secret, body []byte, header string) bool {
-	hexSig, ok := strings.CutPrefix(header, "sha256=")
-	if !ok {
-		return false
+	want, ok := parseSignature(header)
+	return ok && hmac.Equal(want, Sign(secret, body))
+}
+
+// Gate caps the hook requests in progress across receivers; the rest get 503 at once, before their body is
+// read (GitHub shows the failed delivery; the polling interval still picks the push up).
+type Gate struct {
+	slots   chan struct{}
+	Observe func(kind Kind, result string)
+}
+
+// NewGate lets n hook requests in at once (DefaultConcurrency when n ≤ 0).
+func NewGate(n int) *Gate {
+	if n <= 0 {
+		n = DefaultConcurrency
 	}
-	got, err := hex.DecodeString(hexSig)
-	if err != nil || len(got) != sha256.Size {
-		return false
-	}
-	return hmac.Equal(got, Sign(secret, body))
+	return &Gate{slots: make(chan struct{}, n)}
+}
+
+// Wrap returns h behind the gate.
+func (g *Gate) Wrap(kind Kind, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case g.slots <- struct{}{}:
+			defer func() { <-g.slots }()
+			h.ServeHTTP(w, req)
+		default:
+			if g.Observe != nil {
+				g.Observe(kind, ResultBusy)
+			}
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many webhook requests in progress", http.StatusServiceUnavailable)
+		}
+	})
 }
 
 // Sign returns HMAC-SHA256(secret, body); senders put "sha256=" + hex of it in the signature header.

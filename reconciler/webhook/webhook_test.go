@@ -3,7 +3,10 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -200,5 +203,116 @@ func TestBurstCoalesces(t *testing.T) {
 	t.Logf("1000 hooks → %d reconciles", n)
 	if n < 1 || n > 5 {
 		t.Fatalf("1000 hooks caused %d reconciles; want 1..5", n)
+	}
+}
+
+// TestSignatureMustMatchExactly: every byte of the MAC counts, and only its lowercase or uppercase hex
+// form after "sha256=" is read. A build that compared a prefix of the MAC, or decoded other encodings,
+// passed the cases above (whose bad signatures all differ early); these catch it.
+func TestSignatureMustMatchExactly(t *testing.T) {
+	mux := http.NewServeMux()
+	for _, k := range []Kind{GitHub, Generic} {
+		rc, err := NewReceiver(k, secret, func() {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux.Handle("/hook/"+string(k), rc)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	body := []byte(`{"ref":"refs/heads/main"}`)
+	mac := Sign(secret, body)
+	good := hex.EncodeToString(mac)
+	flip := func(b []byte, i int) string {
+		c := append([]byte(nil), b...)
+		c[i] ^= 0x01
+		return hex.EncodeToString(c)
+	}
+	longer := append(append([]byte(nil), body...), ' ')
+	cases := []struct {
+		name, sig string
+		body      []byte
+		want      int
+	}{
+		{"exact", "sha256=" + good, body, http.StatusAccepted},
+		{"upper-case hex of the same MAC", "sha256=" + strings.ToUpper(good), body, http.StatusAccepted},
+		{"last byte differs", "sha256=" + flip(mac, len(mac)-1), body, http.StatusUnauthorized},
+		{"last hex digit differs", "sha256=" + good[:63] + string("0123456789abcdef"[(strings.IndexByte("0123456789abcdef", good[63])+1)%16]), body, http.StatusUnauthorized},
+		{"middle byte differs", "sha256=" + flip(mac, 16), body, http.StatusUnauthorized},
+		{"one byte short", "sha256=" + good[:62], body, http.StatusUnauthorized},
+		{"one byte long", "sha256=" + good + "00", body, http.StatusUnauthorized},
+		{"first half only", "sha256=" + good[:32], body, http.StatusUnauthorized},
+		{"empty MAC", "sha256=", body, http.StatusUnauthorized},
+		{"base64 of the MAC", "sha256=" + base64.StdEncoding.EncodeToString(mac), body, http.StatusUnauthorized},
+		{"raw base64 of the MAC", "sha256=" + base64.RawURLEncoding.EncodeToString(mac), body, http.StatusUnauthorized},
+		{"0x-prefixed hex", "sha256=0x" + good, body, http.StatusUnauthorized},
+		{"trailing newline", "sha256=" + good + "\n", body, http.StatusUnauthorized},
+		{"upper-case algorithm", "SHA256=" + good, body, http.StatusUnauthorized},
+		{"no algorithm", good, body, http.StatusUnauthorized},
+		{"body longer by one byte", "sha256=" + good, longer, http.StatusUnauthorized},
+		{"body's last byte differs", "sha256=" + good, append(append([]byte(nil), body[:len(body)-1]...), ']'), http.StatusUnauthorized},
+	}
+	for _, k := range []struct {
+		kind   Kind
+		header string
+	}{{GitHub, "X-Hub-Signature-256"}, {Generic, "X-Signature"}} {
+		for _, tc := range cases {
+			t.Run(string(k.kind)+"/"+tc.name, func(t *testing.T) {
+				// Header values cannot carry a newline on the wire; that case is checked directly.
+				if strings.ContainsAny(tc.sig, "\r\n") {
+					if verifyHMAC(secret, tc.body, tc.sig) {
+						t.Fatal("accepted")
+					}
+					return
+				}
+				if got := post(t, srv.URL+"/hook/"+string(k.kind), tc.body, map[string]string{k.header: tc.sig}); got != tc.want {
+					t.Fatalf("status %d, want %d", got, tc.want)
+				}
+			})
+		}
+	}
+}
+
+// TestGateCapsHooksInProgress: hooks that stall mid-body hold at most the gate's slots, each for at most
+// the body timeout; further hooks are refused at once without their body being read.
+func TestGateCapsHooksInProgress(t *testing.T) {
+	bodyTimeout = 300 * time.Millisecond
+	defer func() { bodyTimeout = BodyTimeout }()
+	rc, _ := NewReceiver(GitHub, secret, func() {})
+	gate := NewGate(2)
+	busy := atomic.Int64{}
+	gate.Observe = func(_ Kind, res string) {
+		if res == ResultBusy {
+			busy.Add(1)
+		}
+	}
+	srv := httptest.NewServer(gate.Wrap(GitHub, rc))
+	defer srv.Close()
+	stall := func() net.Conn {
+		c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nX-Hub-Signature-256: sha256=%s\r\n\r\nhalf", strings.Repeat("0", 64))
+		return c
+	}
+	a, b := stall(), stall()
+	defer a.Close()
+	defer b.Close()
+	time.Sleep(50 * time.Millisecond) // both are inside the handler, reading
+	start := time.Now()
+	if got := post(t, srv.URL, []byte("{}"), map[string]string{"X-Hub-Signature-256": sig([]byte("{}"))}); got != http.StatusServiceUnavailable || busy.Load() != 1 {
+		t.Fatalf("third hook while two stall: %d (busy %d), want 503", got, busy.Load())
+	}
+	if time.Since(start) > 200*time.Millisecond {
+		t.Fatalf("the refusal waited %v", time.Since(start))
+	}
+	// The stalled bodies time out and free their slots.
+	deadline := time.Now().Add(5 * time.Second)
+	for post(t, srv.URL, []byte("{}"), map[string]string{"X-Hub-Signature-256": sig([]byte("{}"))}) != http.StatusAccepted {
+		if time.Now().After(deadline) {
+			t.Fatal("slots were not freed after the body timeout")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
