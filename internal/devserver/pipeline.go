@@ -73,6 +73,14 @@ func (s *Server) acquireConn(e *dbEntry) (*sqliteConn, error) {
 		c := e.idle[n-1].conn
 		e.idle = e.idle[:n-1]
 		e.poolMu.Unlock()
+		// A pooled connection keeps the schema it last saw. Statements notice a change through the schema
+		// cookie and re-prepare, but some checks run on the cached schema at parse time and never retry
+		// (ALTER TABLE … DROP COLUMN of a column another connection added says "no such column"), so read
+		// the schema table once: its cookie check reloads a stale schema before the client's SQL runs.
+		if err := c.execScript(context.Background(), "SELECT count(*) FROM sqlite_schema"); err != nil {
+			c.close()
+			return openSQLite(e.path, int(s.opts.BusyTimeout/time.Millisecond))
+		}
 		return c, nil
 	}
 	e.poolMu.Unlock()

@@ -99,7 +99,7 @@ func openSQLite(path string, busyTimeoutMS int) (*sqliteConn, error) {
 		return nil, err
 	}
 	pdb := tls.Alloc(8)
-	rc := sqlite3.Xsqlite3_open_v2(tls, name, pdb, sqlite3.SQLITE_OPEN_READWRITE|sqlite3.SQLITE_OPEN_CREATE|sqlite3.SQLITE_OPEN_NOMUTEX, 0)
+	rc := sqlite3.Xsqlite3_open_v2(tls, name, pdb, sqlite3.SQLITE_OPEN_READWRITE|sqlite3.SQLITE_OPEN_CREATE|sqlite3.SQLITE_OPEN_FULLMUTEX, 0)
 	c.db = readPtr(pdb)
 	// Free the scratch memory before any path can close the TLS it belongs to.
 	tls.Free(8)

@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/devserver"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 )
 
@@ -127,10 +128,14 @@ func TestFailuresAfterTheTokenIsMintedLeakNothing(t *testing.T) {
 	for _, tc := range []struct {
 		step    string
 		markers []string // a Hrana request holding all of these is broken
+		// adopt: the database exists (empty) before the run, so provisioning takes the careful path whose
+		// schema sync and seeding are requests of their own; a freshly created database gets its marker,
+		// schema and seeds in the one request the create_database step sends.
+		adopt bool
 	}{
-		{tenant.StepCreateDatabase, []string{"_objectstack_tenant"}}, // claiming ownership, after the token is minted
-		{tenant.StepSyncSchema, []string{"CREATE TABLE", "obj_00"}},
-		{tenant.StepSeedData, []string{`INSERT INTO \"obj_00\"`}}, // the quotes as JSON carries them
+		{tenant.StepCreateDatabase, []string{"_objectstack_tenant"}, false}, // claiming ownership, after the token is minted
+		{tenant.StepSyncSchema, []string{"CREATE TABLE", "obj_00"}, true},
+		{tenant.StepSeedData, []string{`INSERT INTO \"obj_00\"`}, true}, // the quotes as JSON carries them
 	} {
 		t.Run(tc.step, func(t *testing.T) {
 			t.Parallel()
@@ -168,6 +173,11 @@ func TestFailuresAfterTheTokenIsMintedLeakNothing(t *testing.T) {
 			t.Cleanup(proxy.Close)
 			e.plat = newTurso(t, proxy.URL, e.logger, -1)
 			s := e.service(t)
+			if tc.adopt {
+				if _, err := e.plat.CreateDatabase(ctx, platform.CreateOptions{Name: s.DatabaseName("leaky")}); err != nil {
+					t.Fatal(err)
+				}
+			}
 
 			res, err := s.Provision(ctx, withBundle(req("leaky"), testBundle(2, true)))
 			if err == nil || res == nil || res.Status != tenant.StatusFailed || hit.Load() == 0 {
