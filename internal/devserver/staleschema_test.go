@@ -32,7 +32,7 @@ func TestPooledConnectionSeesSchemaChanges(t *testing.T) {
 		return b
 	}
 	exec("", "CREATE TABLE t (a TEXT)", true) // connection 1 loads the schema, then goes back to the pool
-	held := exec("", "SELECT 1", false)      // a stream holds connection 1 open
+	held := exec("", "SELECT 1", false)       // a stream holds connection 1 open
 	exec("", "ALTER TABLE t ADD COLUMN b TEXT", true)
 	exec(held, "SELECT 1", true) // connection 1 goes back to the pool, last in: the next stream gets it
 	exec("", "ALTER TABLE t DROP COLUMN b", true)
