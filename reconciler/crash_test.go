@@ -53,6 +53,12 @@ func TestCrashMidRolloutResumes(t *testing.T) {
 		f := startRemoteFleet(t)
 		testCrashMidRolloutResumes(t, f.controlURL, f.controlTok)
 	})
+	// Everything over Hrana: tenant databases and the control plane on `objectstack dev`.
+	t.Run("hrana", func(t *testing.T) {
+		f := startRemoteFleet(t)
+		t.Setenv(testPlatformEnv, f.platformURL)
+		testCrashMidRolloutResumes(t, f.controlURL, f.controlTok)
+	})
 }
 
 func testCrashMidRolloutResumes(t *testing.T, controlURL, controlToken string) {

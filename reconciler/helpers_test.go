@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -47,10 +48,7 @@ func openEnv(t testing.TB, dataDir string) *env {
 func openEnvWith(t testing.TB, dataDir, controlURL, controlToken string) *env {
 	t.Helper()
 	ctx := context.Background()
-	plat, err := platform.NewLocal(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plat := testPlatform(t, dataDir)
 	svc, err := tenant.Open(ctx, tenant.Config{DataDir: dataDir, Platform: plat, SecretKey: testKey, ControlURL: controlURL, ControlToken: controlToken})
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +63,26 @@ func openEnvWith(t testing.TB, dataDir, controlURL, controlToken string) *env {
 	e := &env{t: t, dataDir: dataDir, svc: svc, ctl: ctl, store: store}
 	t.Cleanup(func() { svc.Close() })
 	return e
+}
+
+// testPlatformEnv, when set, puts the tenants of openEnvWith on that `objectstack dev` (Turso backend, reached
+// over Hrana) instead of SQLite files in the data folder; re-executed child processes inherit it.
+const testPlatformEnv = "OBJECTSTACK_TEST_PLATFORM_URL"
+
+func testPlatform(t testing.TB, dataDir string) platform.Platform {
+	t.Helper()
+	if u := os.Getenv(testPlatformEnv); u != "" {
+		p, err := platform.NewTurso(platform.TursoConfig{BaseURL: u, Organization: "acme", APIToken: "dev-api-token"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p, err := platform.NewLocal(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func newEnv(t testing.TB, tenants []tenantSpec) *env {
