@@ -45,21 +45,23 @@ func sameConfig(a, b map[string]any) bool {
 // the read) rolls back as stale. The result is filled even when an error is returned (Success=false, Error set).
 func Install(ctx context.Context, db *sql.DB, app *App, opts InstallOptions) (*AppInstallResult, error) {
 	start := time.Now()
-	m := app.Manifest
-	fail := func(p *InstallPlan, err error) (*AppInstallResult, error) {
-		res := &AppInstallResult{AppID: m.Name, Version: m.Version, InstalledObjects: app.ObjectNames(), CreatedTables: []string{},
-			Error: err.Error(), DurationMs: time.Since(start).Milliseconds()}
-		if p != nil {
-			res.Action, res.PreviousVersion = p.Action, p.InstalledVersion
-		}
-		return res, err
-	}
 	p, err := PlanInstall(ctx, db, app, opts)
 	if err != nil {
-		return fail(nil, err)
+		return failedInstall(app, nil, err, start)
 	}
 	res, err := InstallPlanned(ctx, db, app, p, opts)
 	res.DurationMs = time.Since(start).Milliseconds()
+	return res, err
+}
+
+// failedInstall is the result of an install that failed before its batch was sent (p nil: before planning).
+func failedInstall(app *App, p *InstallPlan, err error, start time.Time) (*AppInstallResult, error) {
+	m := app.Manifest
+	res := &AppInstallResult{AppID: m.Name, Version: m.Version, InstalledObjects: app.ObjectNames(), CreatedTables: []string{},
+		Error: err.Error(), DurationMs: time.Since(start).Milliseconds()}
+	if p != nil {
+		res.Action, res.PreviousVersion = p.Action, p.InstalledVersion
+	}
 	return res, err
 }
 
@@ -67,15 +69,6 @@ func Install(ctx context.Context, db *sql.DB, app *App, opts InstallOptions) (*A
 // that moved since the plan's read makes it fail with schema.ErrStalePlan and nothing applied.
 func InstallPlanned(ctx context.Context, db *sql.DB, app *App, p *InstallPlan, opts InstallOptions) (*AppInstallResult, error) {
 	start := time.Now()
-	m := app.Manifest
-	fail := func(p *InstallPlan, err error) (*AppInstallResult, error) {
-		res := &AppInstallResult{AppID: m.Name, Version: m.Version, InstalledObjects: app.ObjectNames(), CreatedTables: []string{},
-			Error: err.Error(), DurationMs: time.Since(start).Milliseconds()}
-		if p != nil {
-			res.Action, res.PreviousVersion = p.Action, p.InstalledVersion
-		}
-		return res, err
-	}
 	holder := opts.Holder
 	if holder == "" {
 		holder = "apps-" + newID()
@@ -87,7 +80,7 @@ func InstallPlanned(ctx context.Context, db *sql.DB, app *App, p *InstallPlan, o
 	}
 	staged, err := p.Stage(b, app, opts)
 	if err != nil {
-		return fail(p, err)
+		return failedInstall(app, p, err, start)
 	}
 	if seedHook != nil {
 		staged.observe(b)
