@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -85,7 +84,6 @@ type fleet struct {
 	*env
 	name    string
 	svc     *tenant.Service
-	ctl     *sql.DB
 	r       *reconciler.Reconciler
 	dbNames []string // the tenant databases, for per-tenant request counts
 	ctlDB   string   // the control-plane database on the dev server; "" when it is a local file
@@ -200,15 +198,9 @@ func (e *env) newFleet(name string, remoteControl bool) (*fleet, error) {
 		return nil, err
 	}
 	f.svc = svc
-	ctlDSN := filepath.Join(dataDir, tenant.ControlFile)
-	if remoteControl {
-		ctlDSN = tcfg.ControlURL
-	}
-	if f.ctl, err = database.Open(ctlDSN, tcfg.ControlToken); err != nil {
-		f.close()
-		return nil, fmt.Errorf("control plane: %w", err)
-	}
-	store, err := status.Open(ctx, f.ctl)
+	// The status tables on the tenant service's own control-plane handle, as `objectstack reconcile` opens
+	// them: the reconciler then reads the tenant registry and every status in one request.
+	store, err := status.Open(ctx, svc.ControlDB())
 	if err != nil {
 		f.close()
 		return nil, fmt.Errorf("status store: %w", err)
@@ -273,9 +265,6 @@ func (f *fleet) provision(ctx context.Context) error {
 }
 
 func (f *fleet) close() {
-	if f.ctl != nil {
-		f.ctl.Close()
-	}
 	if f.svc != nil {
 		f.svc.Close()
 	}
