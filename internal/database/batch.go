@@ -196,9 +196,17 @@ func queryAll(ctx context.Context, r sqlRunner, s Stmt) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Columns: cols}
+	// Rows share backing arrays allocated a chunk at a time, and the scan destinations are reused: a plan's
+	// introspection reads thousands of rows, and a slice or two per row was most of its garbage.
+	n := len(cols)
+	ptrs := make([]any, n)
+	var chunk []any
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
+		if len(chunk) < n {
+			chunk = make([]any, n*64)
+		}
+		vals := chunk[:n:n]
+		chunk = chunk[n:]
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
