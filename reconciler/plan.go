@@ -76,7 +76,15 @@ func readTenant(ctx context.Context, db *sql.DB, d *Desired) (*schema.State, *ap
 		return st, nil, nil
 	}
 	tn, err := apps.NewTenant(st)
-	return st, tn, err
+	if err != nil {
+		return nil, nil, err
+	}
+	// An upgrade that breaks an installed app's constraint is refused unless this revision installs that app
+	// too (a push that moves both): then the dependent's new constraint is what counts.
+	for _, a := range list {
+		tn.Replacing(a.Manifest.Name)
+	}
+	return st, tn, nil
 }
 
 // planTenant is the dry run of one tenant: one read of its database, then every unit planned against it in

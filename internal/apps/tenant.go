@@ -61,6 +61,7 @@ func Reads(list []*App, optsFor func(*App) InstallOptions) schema.ReadOptions {
 type Tenant struct {
 	st        *schema.State
 	installed []InstalledApp
+	replacing map[string]bool // apps later units of the revision install again (Replacing)
 }
 
 // NewTenant reads the installed apps out of a State read with (a merge including) Reads.
@@ -84,6 +85,19 @@ func NewTenant(st *schema.State) (*Tenant, error) {
 		t.installed = append(t.installed, a)
 	}
 	return t, nil
+}
+
+// Replacing tells the Tenant that the revision being planned also installs the named apps (in later units): an
+// upgrade that breaks the constraint an installed version of one of them declares is then not refused, because
+// that app is replaced and its new version's constraint is checked when it is planned. Once an app is planned its
+// new constraints count for the plans after it.
+func (t *Tenant) Replacing(names ...string) {
+	if t.replacing == nil {
+		t.replacing = map[string]bool{}
+	}
+	for _, n := range names {
+		t.replacing[n] = true
+	}
 }
 
 // State is the engine State the next plan of this tenant is made against.
@@ -156,6 +170,8 @@ func (t *Tenant) PlanInstall(app *App, opts InstallOptions) (*InstallPlan, error
 	if err != nil {
 		return nil, err
 	}
+	// From here on the app's constraints are the ones this plan records: later plans judge them, not skip them.
+	delete(t.replacing, m.Name)
 	sp, err := t.st.Plan(app.Owner(), app.Objects)
 	var conflict *schema.ConflictError
 	switch {
