@@ -53,12 +53,8 @@ func installOptions(u Unit, tn tenant.Tenant, allow []schema.DestructiveKind, sr
 		Limits: limits(tn), Source: src}
 }
 
-// limits are the tenant's quotas that a revision's schema, seed data and deployments must respect. maxStorageBytes
-// is the platform's size limit (pushed when the tenant is created or updated), which refuses the write itself.
-func limits(tn tenant.Tenant) apps.Limits {
-	return apps.Limits{MaxObjects: tn.Quotas.MaxObjects, MaxRecordsPerObject: tn.Quotas.MaxRecordsPerObject,
-		MaxDeploymentsPerDay: tn.Quotas.MaxDeploymentsPerDay}
-}
+// limits are the tenant's quotas that a revision's schema, seed data and deployments must respect.
+func limits(tn tenant.Tenant) apps.Limits { return tn.Quotas.Limits() }
 
 // readTenant reads everything the units of d need from the tenant database in one round trip.
 func readTenant(ctx context.Context, db *sql.DB, d *Desired) (*schema.State, *apps.Tenant, error) {
