@@ -133,7 +133,7 @@ func (r *appInstallResource) options(ctx context.Context, m *appInstallModel, ap
 		Source:         "terraform",
 	}
 	if t != nil {
-		opts.Limits = apps.Limits{MaxObjects: t.Quotas.MaxObjects, MaxRecordsPerObject: t.Quotas.MaxRecordsPerObject}
+		opts.Limits = t.Quotas.Limits()
 	}
 	if !m.ConfigOverrides.IsNull() && !m.ConfigOverrides.IsUnknown() {
 		raw := map[string]string{}
