@@ -153,3 +153,22 @@ func TestBundleQuotasFromTheCLI(t *testing.T) {
 		t.Fatalf("third deployment today: exit %d\n%s", code, all)
 	}
 }
+
+// Issue 15 item 8, storage: maxStorageBytes is the platform's size limit on the tenant database; a deployment that
+// outgrows it is refused by the database itself, and the error must say which quota it hit, not only SQLite's
+// "database or disk is full".
+func TestStorageQuotaNamedWhenTheDatabaseIsFull(t *testing.T) {
+	data := t.TempDir()
+	if out, errOut, code := runCLI(t, "tenant", "create", "tiny", "--org-id", "o", "--quota", "maxStorageBytes=40960", "--data-dir", data); code != 0 {
+		t.Fatalf("tenant create: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code := runCLI(t, "apply", "--tenant", "tiny", "--data-dir", data, "--bundle", filepath.Join("..", "..", "examples", "bundles", "crm"))
+	all := out + errOut
+	if code != exitFailed || !strings.Contains(all, "[quota_exceeded]") || !strings.Contains(all, "maxStorageBytes") || !strings.Contains(all, "nothing was applied") {
+		t.Fatalf("apply over the size limit: exit %d\n%s", code, all)
+	}
+	out, errOut, code = runCLI(t, "app", "install", "--tenant", "tiny", "--data-dir", data, "--app", filepath.Join("..", "..", "examples", "apps", "helpdesk"))
+	if all = out + errOut; code != exitFailed || !strings.Contains(all, "[quota_exceeded]") || !strings.Contains(all, "maxStorageBytes") {
+		t.Fatalf("app install over the size limit: exit %d\n%s", code, all)
+	}
+}
