@@ -124,6 +124,12 @@ func TestBundleQuotasFromTheCLI(t *testing.T) {
 	if out, _, _ = runCLI(t, "tenant", "list", "--data-dir", data); strings.Contains(out, "small") {
 		t.Fatalf("a refused create left a tenant:\n%s", out)
 	}
+	// The example CRM bundle seeds 3 accounts: over maxRecordsPerObject 2, refused before anything exists.
+	crm := filepath.Join("..", "..", "examples", "bundles", "crm")
+	out, errOut, code = runCLI(t, "tenant", "create", "seeded", "--org-id", "o", "--quota", "maxRecordsPerObject=2", "--bundle", crm, "--data-dir", data)
+	if code == 0 || !strings.Contains(out+errOut, "quota_exceeded") || !strings.Contains(out+errOut, "3 seed records") {
+		t.Fatalf("tenant create --quota maxRecordsPerObject=2 --bundle crm: exit %d\n%s%s", code, out, errOut)
+	}
 
 	if out, errOut, code = runCLI(t, "tenant", "create", "small", "--org-id", "o", "--quota", "maxObjects=1,maxDeploymentsPerDay=2", "--data-dir", data); code != 0 {
 		t.Fatalf("tenant create: exit %d\n%s%s", code, out, errOut)
