@@ -50,8 +50,11 @@ func installOptions(u Unit, tn tenant.Tenant, allow []schema.DestructiveKind, sr
 	// AllowDowngrade: the repository is the source of truth, and reverting a commit is how GitOps rolls an
 	// app back; destructive schema changes of the downgrade are still gated by allowDestructive.
 	return apps.InstallOptions{ConfigOverrides: u.AppRef.ConfigOverrides, SkipSeedData: u.AppRef.SkipSeedData, Allow: allow, AllowDowngrade: true,
-		Limits: apps.Limits{MaxObjects: tn.Quotas.MaxObjects, MaxRecordsPerObject: tn.Quotas.MaxRecordsPerObject}, Source: src}
+		Limits: limits(tn), Source: src}
 }
+
+// limits are the tenant's quotas that a revision's schema, seed data and deployments must respect.
+func limits(tn tenant.Tenant) apps.Limits { return tn.Quotas.Limits() }
 
 // readTenant reads everything the units of d need from the tenant database in one round trip.
 func readTenant(ctx context.Context, db *sql.DB, d *Desired) (*schema.State, *apps.Tenant, error) {
@@ -68,6 +71,8 @@ func readTenant(ctx context.Context, db *sql.DB, d *Desired) (*schema.State, *ap
 	if len(list) > 0 {
 		ro = schema.MergeReads(ro, apps.Reads(list, func(a *apps.App) apps.InstallOptions { return opts[a] }))
 	}
+	// The quotas' usage (today's deployments) comes with the same read: no round trip of its own.
+	ro = schema.MergeReads(ro, apps.QuotaReads(limits(d.Tenant)))
 	st, err := schema.ReadState(ctx, db, ro)
 	if err != nil {
 		return nil, nil, err
@@ -76,7 +81,15 @@ func readTenant(ctx context.Context, db *sql.DB, d *Desired) (*schema.State, *ap
 		return st, nil, nil
 	}
 	tn, err := apps.NewTenant(st)
-	return st, tn, err
+	if err != nil {
+		return nil, nil, err
+	}
+	// An upgrade that breaks an installed app's constraint is refused unless this revision installs that app
+	// too (a push that moves both): then the dependent's new constraint is what counts.
+	for _, a := range list {
+		tn.Replacing(a.Manifest.Name)
+	}
+	return st, tn, nil
 }
 
 // planTenant is the dry run of one tenant: one read of its database, then every unit planned against it in
@@ -110,6 +123,7 @@ func (r *Reconciler) planTenant(ctx context.Context, d *Desired) *tenantPlan {
 			cur = cur.After(p)
 			if tn != nil {
 				tn.Use(cur)
+				tn.Planned(p)
 			}
 			if err := p.CheckAllowed(u.Allow); err != nil {
 				tp.outcome, tp.err = OutcomeRefused, fmt.Sprintf("%s: %v", u.Owner, err)
@@ -145,6 +159,23 @@ func (r *Reconciler) planTenant(ctx context.Context, d *Desired) *tenantPlan {
 			}
 		}
 		tp.units = append(tp.units, up)
+	}
+	// Quotas of the whole revision: every object it leaves and every deployment it records. An app's own check
+	// above already refused one that breaks them on its own; this catches bundles, alone or with apps.
+	if tp.outcome == "" {
+		var plans []*schema.Plan
+		for _, up := range tp.units {
+			switch {
+			case up.plan != nil:
+				plans = append(plans, up.plan)
+			case up.install != nil:
+				plans = append(plans, up.install.Schema)
+			}
+		}
+		if err := apps.CheckQuotas(st, cur, plans, limits(d.Tenant)); err != nil {
+			tp.outcome, tp.err = OutcomeFailed, fmt.Sprintf("tenant %s: %v", id, err)
+			return tp
+		}
 	}
 	if len(d.Orphans) > 0 {
 		steps, refused, err := planPrune(ctx, db, d)

@@ -106,8 +106,9 @@ func (r *appInstallResource) Schema(_ context.Context, _ resource.SchemaRequest,
 		MarkdownDescription: "Installs a marketplace app (an `app.yaml` manifest with objects, views, flows and seed " +
 			"data) into one tenant database; changing `path` to a newer version upgrades it.\n\n" +
 			"At plan time the provider runs the app's compatibility check against the tenant (kernel version, " +
-			"dependencies on other installed apps, object conflicts with bundles and other apps, the tenant's " +
-			"`max_objects` and `max_records_per_object` quotas): every problem is a plan error. `planned_statements` " +
+			"dependencies on other installed apps — including an upgrade or downgrade that would break the version " +
+			"constraint another installed app declares on this one —, object conflicts with bundles and other apps, the tenant's " +
+			"`max_objects`, `max_records_per_object` and `max_deployments_per_day` quotas): every problem is a plan error. `planned_statements` " +
 			"shows the DDL. Apply runs the schema change, the seed data and the app registry row in one transaction.\n\n" +
 			"Destroying uninstalls the app (refused while another installed app depends on it).",
 		Attributes: attrs,
@@ -133,7 +134,7 @@ func (r *appInstallResource) options(ctx context.Context, m *appInstallModel, ap
 		Source:         "terraform",
 	}
 	if t != nil {
-		opts.Limits = apps.Limits{MaxObjects: t.Quotas.MaxObjects, MaxRecordsPerObject: t.Quotas.MaxRecordsPerObject}
+		opts.Limits = t.Quotas.Limits()
 	}
 	if !m.ConfigOverrides.IsNull() && !m.ConfigOverrides.IsUnknown() {
 		raw := map[string]string{}

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/apps"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
 	engine "github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 	"github.com/objectstack-ai/terraform-provider-objectstack/provider"
@@ -126,12 +127,16 @@ func (r *deployBundleResource) planBundle(ctx context.Context, m *deployBundleMo
 	}
 	tenantID := m.TenantID.ValueString()
 	owner := engine.BundleOwner(b.Manifest.Name)
-	_, db, gone := openTenant(ctx, r.client, tenantID, diags)
+	t, db, gone := openTenant(ctx, r.client, tenantID, diags)
 	if gone {
 		return &bundlePlan{b: b}, true
 	}
 	if db == nil {
 		return nil, false
+	}
+	var lim apps.Limits
+	if t != nil {
+		lim = t.Quotas.Limits()
 	}
 	var p *engine.Plan
 	if cached {
@@ -142,8 +147,22 @@ func (r *deployBundleResource) planBundle(ctx context.Context, m *deployBundleMo
 			p, err = st.Plan(owner, b.Objects)
 		}
 	}
+	if p != nil && err == nil {
+		// A read made before (refresh) may lack the quota usage the tenant's quotas need now: read afresh.
+		var qe *apps.QuotaError
+		if qerr := apps.CheckQuotas(p.State(), p.State().After(p), []*engine.Plan{p}, lim); qerr != nil && !errors.As(qerr, &qe) {
+			p = nil
+		}
+	}
 	if p == nil && err == nil {
-		p, err = engine.PlanOwner(ctx, db, owner, b.Objects, engine.PlanOptions{})
+		// One read: the owner's registry and schema plus the usage of the tenant's quotas (apps.QuotaReads).
+		var st *engine.State
+		st, err = engine.ReadState(ctx, db, engine.MergeReads(engine.ReadOptions{Owners: []engine.Owner{owner}}, apps.QuotaReads(lim)))
+		if err == nil {
+			p, err = st.Plan(owner, b.Objects)
+		} else {
+			err = fmt.Errorf("plan %s: %w", owner, err)
+		}
 		if p != nil {
 			// Kept for the apply that follows in the same process (OpenTofu plans each resource again right
 			// before applying it): it plans from this read and its batch re-checks the database.
@@ -160,6 +179,13 @@ func (r *deployBundleResource) planBundle(ctx context.Context, m *deployBundleMo
 	}
 	if err != nil {
 		diags.AddError("Cannot plan bundle", fmt.Sprintf("plan bundle %s for tenant %s: %v", b.Manifest.Name, tenantID, err))
+		return nil, false
+	}
+	// The tenant's quotas (maxObjects, maxDeploymentsPerDay), judged at plan time on the same read: a plan error,
+	// as an app install over its quota is, with the protocol's category in the message.
+	if err := apps.CheckQuotas(p.State(), p.State().After(p), []*engine.Plan{p}, lim); err != nil {
+		diags.AddAttributeError(path.Root("path"), "Tenant quota exceeded",
+			fmt.Sprintf("tenant %s, bundle %s %s: %v", tenantID, b.Manifest.Name, b.Manifest.Version, err))
 		return nil, false
 	}
 	return &bundlePlan{b: b, db: db, plan: p}, true
@@ -334,7 +360,7 @@ func (r *deployBundleResource) Read(ctx context.Context, req resource.ReadReques
 		return
 	}
 	tenantID, name := m.TenantID.ValueString(), m.Name.ValueString()
-	_, db, gone := openTenant(ctx, r.client, tenantID, &resp.Diagnostics)
+	t, db, gone := openTenant(ctx, r.client, tenantID, &resp.Diagnostics)
 	if gone {
 		resp.State.RemoveResource(ctx)
 		return
@@ -345,7 +371,12 @@ func (r *deployBundleResource) Read(ctx context.Context, req resource.ReadReques
 	owner := engine.BundleOwner(name)
 	r.client.Plans.Forget(tenantID, owner) // refresh decides afresh
 	wantDeployment := m.DeploymentID.IsNull() || m.DeploymentID.IsUnknown() || m.DeploymentID.ValueString() == ""
-	rep, found, err := engine.InspectOwner(ctx, db, owner, engine.ReadOptions{})
+	// The quota usage the plan step checks comes with this one read (empty when the tenant has no such quota).
+	var lim apps.Limits
+	if t != nil {
+		lim = t.Quotas.Limits()
+	}
+	rep, found, err := engine.InspectOwner(ctx, db, owner, apps.QuotaReads(lim))
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read bundle deployment", fmt.Sprintf("tenant %s, bundle %s: %v", tenantID, name, err))
 		return

@@ -88,11 +88,11 @@ func quotaAttributes() map[string]schema.Attribute {
 	}
 	return map[string]schema.Attribute{
 		"max_users":               q("Maximum number of users."),
-		"max_storage_bytes":       q("Maximum database size in bytes."),
+		"max_storage_bytes":       q("Maximum database size in bytes: the database's size limit on the platform, so any write beyond it fails with a `quota_exceeded` error."),
 		"api_rate_limit":          q("API requests per minute."),
-		"max_objects":             q("Maximum number of objects (tables) across every bundle and app; checked when an app is installed."),
+		"max_objects":             q("Maximum number of objects (tables) across every bundle and app; checked at plan time for bundle deployments and app installs (and by `tenant create --bundle`, `apply --tenant` and the reconciler)."),
 		"max_records_per_object":  q("Maximum records per object; checked against app seed data."),
-		"max_deployments_per_day": q("Maximum schema deployments per day."),
+		"max_deployments_per_day": q("Maximum schema deployments per UTC day (failed ones do not count); checked at plan time for bundle deployments and app installs, counting the tenant's deployment registry."),
 	}
 }
 

@@ -33,6 +33,7 @@ type appFlags struct {
 	purge            bool
 	catalog          string
 	env              string
+	target           tenantTarget
 }
 
 func newAppCmd() *cobra.Command {
@@ -40,15 +41,45 @@ func newAppCmd() *cobra.Command {
 		Use:   "app",
 		Short: "Check, install, upgrade, uninstall and list marketplace apps in one tenant database",
 		Long: `Marketplace apps are folders with app.yaml, objects/*.yaml and optional views/, flows/ and seed/.
---db is a SQLite file path, a file: URL, or a libsql:// / https:// URL (token in $` + appDBTokenEnv + `).`,
+--db is a SQLite file path, a file: URL, or a libsql:// / https:// URL (token in $` + appDBTokenEnv + `).
+--tenant ID (with --data-dir, or --api-url and --org, as in ` + "`objectstack tenant`" + `) targets a tenant instead: its
+database comes from the tenant registry and its quotas (maxObjects, maxRecordsPerObject, maxDeploymentsPerDay)
+are checked, so every compatibility category — kernel_version, object_conflict, dependency_missing,
+quota_exceeded — is reported.`,
 	}
 	cmd.AddCommand(newAppCheckCmd(), newAppInstallCmd(false), newAppInstallCmd(true), newAppUninstallCmd(), newAppListCmd())
 	return cmd
 }
 
 func (f *appFlags) dbFlags(c *cobra.Command) {
-	c.Flags().StringVar(&f.db, "db", "", "tenant database: file path, file: URL or libsql:// URL (required)")
+	c.Flags().StringVar(&f.db, "db", "", "tenant database: file path, file: URL or libsql:// URL (this or --tenant)")
 	c.Flags().BoolVar(&f.jsonOut, "json", false, "print the protocol's JSON shape")
+	f.target.register(c)
+}
+
+// openDB opens the database --db or --tenant names, with the tenant's limits (none for --db: a bare database
+// carries no quotas). existing refuses a local --db file that does not exist instead of creating it.
+func (f *appFlags) openDB(cmd *cobra.Command, existing bool) (*sql.DB, apps.Limits, func(), error) {
+	if f.target.set() {
+		return f.target.open(cmd)
+	}
+	open := openAppDB
+	if existing {
+		open = openExistingAppDB
+	}
+	db, err := open(f.db)
+	if err != nil {
+		return nil, apps.Limits{}, nil, err
+	}
+	return db, apps.Limits{}, func() { db.Close() }, nil
+}
+
+// where names the target in messages.
+func (f *appFlags) where() string {
+	if f.target.set() {
+		return "tenant " + f.target.id
+	}
+	return database.Redact(f.db)
 }
 
 func (f *appFlags) installFlags(c *cobra.Command) {
@@ -62,15 +93,15 @@ func (f *appFlags) installFlags(c *cobra.Command) {
 func newAppCheckCmd() *cobra.Command {
 	f := &appFlags{}
 	c := &cobra.Command{
-		Use:   "check --db URL|FILE --app DIR",
+		Use:   "check (--db URL|FILE | --tenant ID --data-dir DIR) --app DIR",
 		Short: "Report every compatibility issue of installing an app (kernel version, object conflicts, dependencies, quotas)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			app, opts, db, err := f.openInstall()
+			app, opts, db, done, err := f.openInstall(cmd)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer done()
 			p, err := apps.PlanInstall(cmd.Context(), db, app, opts)
 			if err != nil {
 				return err
@@ -101,15 +132,15 @@ func newAppInstallCmd(upgrade bool) *cobra.Command {
 		use, short = "upgrade", "Upgrade an installed app to the version in --app (a diff of the app's own objects)"
 	}
 	c := &cobra.Command{
-		Use:   use + " --db URL|FILE --app DIR",
+		Use:   use + " (--db URL|FILE | --tenant ID --data-dir DIR) --app DIR",
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			app, opts, db, err := f.openInstall()
+			app, opts, db, done, err := f.openInstall(cmd)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer done()
 			return runAppInstall(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), db, app, opts, f, upgrade)
 		},
 	}
@@ -127,7 +158,7 @@ func runAppInstall(ctx context.Context, stdout, stderr io.Writer, db *sql.DB, ap
 		return err
 	}
 	if upgrade && !installed {
-		return fmt.Errorf("app %s is not installed in %s; use `objectstack app install`", name, database.Redact(f.db))
+		return fmt.Errorf("app %s is not installed in %s; use `objectstack app install`", name, f.where())
 	}
 	if !upgrade && installed && apps.CompareVersions(inst.Version, app.Manifest.Version) != 0 {
 		hint := "objectstack app upgrade"
@@ -199,7 +230,7 @@ func runAppInstall(ctx context.Context, stdout, stderr io.Writer, db *sql.DB, ap
 func newAppUninstallCmd() *cobra.Command {
 	f := &appFlags{}
 	c := &cobra.Command{
-		Use:   "uninstall --db URL|FILE (--app DIR | --name NAME)",
+		Use:   "uninstall (--db URL|FILE | --tenant ID --data-dir DIR) (--app DIR | --name NAME)",
 		Short: "Uninstall an app; its tables and data stay unless --purge",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -217,11 +248,11 @@ func newAppUninstallCmd() *cobra.Command {
 				}
 				name = app.Manifest.Name
 			}
-			db, err := openExistingAppDB(f.db)
+			db, _, done, err := f.openDB(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer done()
 			err = apps.Uninstall(cmd.Context(), db, name, apps.UninstallOptions{Purge: f.purge, Source: "cli"})
 			out := cmd.OutOrStdout()
 			if f.jsonOut {
@@ -252,18 +283,18 @@ func newAppUninstallCmd() *cobra.Command {
 func newAppListCmd() *cobra.Command {
 	f := &appFlags{}
 	c := &cobra.Command{
-		Use:   "list --db URL|FILE",
+		Use:   "list (--db URL|FILE | --tenant ID --data-dir DIR)",
 		Short: "List the apps installed in a tenant database",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.db == "" {
-				return usagef("--db is required")
+			if err := f.requireDB(); err != nil {
+				return err
 			}
-			db, err := openExistingAppDB(f.db)
+			db, _, done, err := f.openDB(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer done()
 			list, err := apps.Installed(cmd.Context(), db)
 			if err != nil {
 				return err
@@ -297,9 +328,20 @@ func newAppListCmd() *cobra.Command {
 	return c
 }
 
+// requireDB checks that exactly one of --db and --tenant names the database.
+func (f *appFlags) requireDB() error {
+	switch {
+	case f.db == "" && !f.target.set():
+		return usagef("--db or --tenant is required")
+	case f.db != "" && f.target.set():
+		return usagef("--db and --tenant exclude each other: name the database or the tenant")
+	}
+	return nil
+}
+
 func (f *appFlags) require(needApp bool) error {
-	if f.db == "" {
-		return usagef("--db is required")
+	if err := f.requireDB(); err != nil {
+		return err
 	}
 	if needApp && f.appDir == "" {
 		return usagef("--app is required")
@@ -313,24 +355,25 @@ func (f *appFlags) require(needApp bool) error {
 // openInstall prepares check, install and upgrade: it checks the flags, loads the app and builds the
 // install options before it opens the database (which the caller closes), so bad usage or an invalid
 // app never creates a database file.
-func (f *appFlags) openInstall() (*apps.App, apps.InstallOptions, *sql.DB, error) {
+func (f *appFlags) openInstall(cmd *cobra.Command) (*apps.App, apps.InstallOptions, *sql.DB, func(), error) {
 	var none apps.InstallOptions
 	if err := f.require(true); err != nil {
-		return nil, none, nil, err
+		return nil, none, nil, nil, err
 	}
 	app, err := loadAppArg(f.appDir)
 	if err != nil {
-		return nil, none, nil, err
+		return nil, none, nil, nil, err
 	}
 	opts, err := f.options(app)
 	if err != nil {
-		return nil, none, nil, err
+		return nil, none, nil, nil, err
 	}
-	db, err := openAppDB(f.db)
+	db, lim, done, err := f.openDB(cmd, false)
 	if err != nil {
-		return nil, none, nil, err
+		return nil, none, nil, nil, err
 	}
-	return app, opts, db, nil
+	opts.Limits = lim
+	return app, opts, db, done, nil
 }
 
 func (f *appFlags) options(app *apps.App) (apps.InstallOptions, error) {

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/apps"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 )
@@ -24,15 +26,24 @@ func newApplyCmd() *cobra.Command {
 	var (
 		dbf       migrateFlags
 		bundleDir string
+		target    tenantTarget
 	)
 	cmd := &cobra.Command{
-		Use:   "apply --db URL|FILE --bundle DIR [--allow-destructive KIND,...] [--json]",
+		Use:   "apply (--db URL|FILE | --tenant ID --data-dir DIR) --bundle DIR [--allow-destructive KIND,...] [--json]",
 		Short: "Migrate one tenant database to a bundle, in one transaction",
 		Long: "apply validates the bundle (an invalid bundle is refused and the database is not touched), plans,\n" +
 			"refuses destructive changes whose kind is not listed in --allow-destructive (drop_table, drop_column,\n" +
-			"lossy_type_change, or all), and runs the DDL, data copies and registry writes in one transaction.",
+			"lossy_type_change, or all), and runs the DDL, data copies and registry writes in one transaction.\n" +
+			"With --tenant the database comes from the tenant registry and the tenant's quotas (maxObjects,\n" +
+			"maxDeploymentsPerDay) are checked at plan time, from the same single read of the database.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if target.set() {
+				if dbf.db != "" {
+					return usagef("--db and --tenant exclude each other: name the database or the tenant")
+				}
+				dbf.db = "tenant:" + target.id // satisfies check; the database comes from the registry
+			}
 			kinds, err := dbf.check("apply", "--bundle", bundleDir)
 			if err != nil {
 				return err
@@ -41,7 +52,16 @@ func newApplyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, closeDB, err := dbf.open(false)
+			var (
+				db      *sql.DB
+				closeDB func()
+				lim     apps.Limits
+			)
+			if target.set() {
+				db, lim, closeDB, err = target.open(cmd)
+			} else {
+				db, closeDB, err = dbf.open(false)
+			}
 			if err != nil {
 				return err
 			}
@@ -52,8 +72,22 @@ func newApplyCmd() *cobra.Command {
 			// one round trip whose first statements re-check that the database still matches this plan and
 			// that nobody else holds the migration lease, so no lease is taken around it (and a killed apply
 			// leaves none behind).
-			p, err := schema.PlanOwner(ctx, db, schema.BundleOwner(b.Manifest.Name), b.Objects, schema.PlanOptions{})
+			owner := schema.BundleOwner(b.Manifest.Name)
+			st, err := schema.ReadState(ctx, db, schema.MergeReads(schema.ReadOptions{Owners: []schema.Owner{owner}}, apps.QuotaReads(lim)))
 			if err != nil {
+				return fmt.Errorf("plan %s: %w", owner, err)
+			}
+			p, err := st.Plan(owner, b.Objects)
+			if err != nil {
+				return err
+			}
+			// The tenant's quotas, judged on the same read (a --db carries none): refused before anything is written.
+			if err := apps.CheckQuotas(st, st.After(p), []*schema.Plan{p}, lim); err != nil {
+				err = fmt.Errorf("apply %s to tenant %s refused: %w", owner, target.id, err)
+				if dbf.asJSON {
+					res := schema.DeployExecutionResult{Status: schema.StatusFailed, Error: err.Error(), CompletedAt: time.Now().UTC().Format(time.RFC3339)}
+					return writeJSONResult(out, cmd.ErrOrStderr(), applyOutput{res, newPlanOutput(p, b.Manifest.Version)}, err)
+				}
 				return err
 			}
 			if err := p.CheckAllowed(kinds); err != nil {
@@ -95,5 +129,6 @@ func newApplyCmd() *cobra.Command {
 	}
 	dbf.register(cmd, "print the DeployExecutionResult and the plan as JSON")
 	cmd.Flags().StringVar(&bundleDir, "bundle", "", "bundle folder (bundle.yaml + objects/)")
+	target.register(cmd)
 	return cmd
 }

@@ -47,6 +47,9 @@ func (a *App) ObjectNames() []string {
 type Limits struct {
 	MaxObjects          *int64
 	MaxRecordsPerObject *int64
+	// MaxDeploymentsPerDay counts the deployments (engine registry rows, failed ones aside) started this UTC day;
+	// its usage is read with the tenant (QuotaReads), so it costs no round trip of its own.
+	MaxDeploymentsPerDay *int64
 }
 
 // InstallOptions steer Check, PlanInstall and Install.

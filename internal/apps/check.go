@@ -74,6 +74,9 @@ func (t *Tenant) check(app *App, opts InstallOptions, st *tenantState) (AppCompa
 	for _, msg := range dependencyProblems(app, st, opts.Catalog) {
 		add(CategoryDependencyMissing, "%s", msg)
 	}
+	for _, msg := range brokenDependents(app, st, t.replacing) {
+		add(CategoryDependencyMissing, "%s", msg)
+	}
 	for _, o := range app.Objects {
 		for _, f := range o.Fields {
 			if f.Reference == "" || mine[f.Reference] || registered[f.Reference] {
@@ -169,6 +172,44 @@ func dependencyProblems(app *App, st *tenantState, cat *Catalog) []string {
 		}
 	}
 	walk([]string{app.Manifest.Name}, app.Manifest.Dependencies)
+	sort.Strings(out)
+	return out
+}
+
+// brokenDependents names every installed app whose declared constraint on app would no longer hold once app's
+// version replaces the installed one — the upgrade (or downgrade) side of the rule Uninstall enforces, as apt and
+// Helm refuse an upgrade that breaks a reverse dependency instead of reporting it afterwards. It is a
+// dependency_missing problem: after the change, the dependent's dependency in a fitting version is missing.
+// Dependents in replacing are skipped: a later unit of the same revision reinstalls them, and their own check
+// then judges their (new) constraint against this version. Only a version change is judged, so reinstalling the
+// installed version never trips over a constraint that was already broken.
+func brokenDependents(app *App, st *tenantState, replacing map[string]bool) []string {
+	m := app.Manifest
+	cur, ok := st.byName[m.Name]
+	if !ok || CompareVersions(cur.Version, m.Version) == 0 {
+		return nil
+	}
+	verb := "upgrading"
+	if CompareVersions(m.Version, cur.Version) < 0 {
+		verb = "downgrading"
+	}
+	var out []string
+	for _, a := range st.installed {
+		if a.Name == m.Name || replacing[a.Name] {
+			continue
+		}
+		for _, d := range a.Dependencies {
+			if d.Name != m.Name {
+				continue
+			}
+			c, err := ParseConstraint(d.Version)
+			if err != nil || c.Allows(m.Version) {
+				continue // an unparsable recorded constraint is the dependent's own problem, reported on its install
+			}
+			out = append(out, fmt.Sprintf("installed app %s %s requires %s %s; %s %s from %s to %s would break it (upgrade or uninstall %s first)",
+				a.Name, a.Version, m.Name, d.Version, verb, m.Name, cur.Version, m.Version, a.Name))
+		}
+	}
 	sort.Strings(out)
 	return out
 }

@@ -38,6 +38,9 @@ func Reads(list []*App, optsFor func(*App) InstallOptions) schema.ReadOptions {
 		if optsFor != nil {
 			opts = optsFor(app)
 		}
+		if q := QuotaReads(opts.Limits); len(q.Extra) > 0 {
+			ro = schema.MergeReads(ro, q)
+		}
 		if opts.Limits.MaxRecordsPerObject == nil || opts.SkipSeedData {
 			continue
 		}
@@ -61,6 +64,8 @@ func Reads(list []*App, optsFor func(*App) InstallOptions) schema.ReadOptions {
 type Tenant struct {
 	st        *schema.State
 	installed []InstalledApp
+	replacing map[string]bool // apps later units of the revision install again (Replacing)
+	deploys   int             // deployments the plans made so far record (maxDeploymentsPerDay)
 }
 
 // NewTenant reads the installed apps out of a State read with (a merge including) Reads.
@@ -86,11 +91,32 @@ func NewTenant(st *schema.State) (*Tenant, error) {
 	return t, nil
 }
 
+// Replacing tells the Tenant that the revision being planned also installs the named apps (in later units): an
+// upgrade that breaks the constraint an installed version of one of them declares is then not refused, because
+// that app is replaced and its new version's constraint is checked when it is planned. Once an app is planned its
+// new constraints count for the plans after it.
+func (t *Tenant) Replacing(names ...string) {
+	if t.replacing == nil {
+		t.replacing = map[string]bool{}
+	}
+	for _, n := range names {
+		t.replacing[n] = true
+	}
+}
+
 // State is the engine State the next plan of this tenant is made against.
 func (t *Tenant) State() *schema.State { return t.st }
 
 // Use replaces the State, after a bundle of the same revision was planned (schema.State.After).
 func (t *Tenant) Use(st *schema.State) { t.st = st }
+
+// Planned counts a plan made outside the Tenant (a bundle of the same revision) towards the deployments the
+// revision records, so a later install's maxDeploymentsPerDay check sees it.
+func (t *Tenant) Planned(p *schema.Plan) {
+	if p != nil && !p.UpToDate {
+		t.deploys++
+	}
+}
 
 func str(v any) string {
 	switch x := v.(type) {
@@ -156,6 +182,8 @@ func (t *Tenant) PlanInstall(app *App, opts InstallOptions) (*InstallPlan, error
 	if err != nil {
 		return nil, err
 	}
+	// From here on the app's constraints are the ones this plan records: later plans judge them, not skip them.
+	delete(t.replacing, m.Name)
 	sp, err := t.st.Plan(app.Owner(), app.Objects)
 	var conflict *schema.ConflictError
 	switch {
@@ -163,6 +191,19 @@ func (t *Tenant) PlanInstall(app *App, opts InstallOptions) (*InstallPlan, error
 		sp = nil // the check already names every conflict; the plan has no schema until they are resolved
 	case err != nil:
 		return nil, fmt.Errorf("plan app %s: %w", m.Name, err)
+	}
+	if lim := opts.Limits.MaxDeploymentsPerDay; lim != nil && sp != nil && !sp.UpToDate {
+		// The install records one deployment; earlier plans of the same revision count too (t.deploys).
+		today, err := deploymentsToday(t.st)
+		if err != nil {
+			return nil, fmt.Errorf("plan app %s: %w", m.Name, err)
+		}
+		if today+int64(t.deploys)+1 > *lim {
+			chk.Compatible = false
+			chk.Issues = append(chk.Issues, CompatibilityIssue{Severity: "error", Category: CategoryQuotaExceeded,
+				Message: fmt.Sprintf("app %s %s makes a deployment; the tenant has had %d today (UTC)%s, its maxDeploymentsPerDay quota is %d",
+					m.Name, m.Version, today, plannedNote(t.deploys), *lim)})
+		}
 	}
 	p := &InstallPlan{App: m.Name, Version: m.Version, Check: chk, Schema: sp, Config: cfg, Seed: []SeedCount{}, Action: ActionInstall}
 	if inst, ok := st.byName[m.Name]; ok {
@@ -194,6 +235,9 @@ func (t *Tenant) PlanInstall(app *App, opts InstallOptions) (*InstallPlan, error
 		p.existed[o.Table()] = t.st.ExistedAtRead(o.Table())
 	}
 	if sp != nil && chk.Compatible {
+		if !sp.UpToDate {
+			t.deploys++
+		}
 		t.st = t.st.After(sp)
 		t.record(app, cfg)
 	}

@@ -40,6 +40,7 @@ const (
 	CodeInvalidRecord      = "invalid_record"        // a seed record that cannot be written to its object
 	CodeIgnoredSetting     = "ignored_setting"       // a setting SQLite cannot honour or that has no effect
 	CodeTooManyIssues      = "too_many_issues"       // MaxIssues reached; the rest are counted, not listed
+	CodeTooManyColumns     = "too_many_columns"      // an object needs more columns than SQLite allows in one table
 )
 
 // MaxIssues caps the issues one load or validation reports; a hostile or badly broken bundle could otherwise

@@ -16,6 +16,10 @@ func IsIdentifier(s string) bool { return identifierRE.MatchString(s) }
 // MaxIdentifierLength keeps generated index names (idx_<table>_<cols>) and error messages readable.
 const MaxIdentifierLength = 63
 
+// MaxColumns is SQLite's default SQLITE_MAX_COLUMN (libSQL and Turso keep it): the most columns one table may
+// have, the system columns included.
+const MaxColumns = 2000
+
 // SystemColumns are created on every table before the declared fields (protocol §3).
 var SystemColumns = []string{"id", "created_at", "updated_at"}
 

@@ -199,6 +199,15 @@ func (v *validator) object(a objectAt, tables map[string]*Object, indexNames map
 	columns := map[string]string{} // column → field key
 	for i := range o.Fields {
 		v.field(a, &o.Fields[i], columns)
+		// SQLite refuses a CREATE TABLE (or a rebuild) with more than SQLITE_MAX_COLUMN columns, system columns
+		// included, and only at apply time with the whole statement in the error. Name the first field that
+		// does not fit, once, where the author can remove it.
+		if len(columns)+len(SystemColumns) == MaxColumns+1 && !o.Abstract {
+			f := &o.Fields[i]
+			a.errorf(CodeTooManyColumns, joinKey("fields", f.Key),
+				"object %s needs more than %d columns (its declared fields from %s on, plus the system columns %s); SQLite allows at most %d columns in one table — split the object or make fields formulas",
+				o.Name, MaxColumns, f.Key, strings.Join(SystemColumns, ", "), MaxColumns)
+		}
 	}
 	for i := range o.Indexes {
 		v.index(a, i, &o.Indexes[i], tables, indexNames)
@@ -274,6 +283,11 @@ func (v *validator) field(a objectAt, f *Field, columns map[string]string) {
 	if f.DefaultValue != nil {
 		if msg := defaultProblem(f); msg != "" {
 			a.errorf(CodeInvalidDefault, rel+".defaultValue", "%s", msg)
+		} else if s, ok := f.DefaultValue.(string); ok && strings.ContainsRune(s, 0) {
+			// A string default becomes a quoted SQL literal in the column definition, and an SQL literal
+			// cannot carry a NUL byte (SQLite ends the text there); the engine would refuse it at plan time.
+			a.errorf(CodeInvalidDefault, rel+".defaultValue", "defaultValue contains a NUL byte (at character %d); a column default cannot hold one",
+				utf8.RuneCountInString(s[:strings.IndexByte(s, 0)])+1)
 		}
 	}
 }

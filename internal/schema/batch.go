@@ -347,11 +347,38 @@ func (b *Batch) Commit(ctx context.Context, db *sql.DB) (*BatchResult, error) {
 	return res, err
 }
 
+// StorageFullError is a write refused because the tenant database reached its size limit: the platform's
+// size_limit (max_page_count on a file), which is how the tenant's maxStorageBytes quota is enforced. The message
+// carries the protocol's category, quota_exceeded, so every caller's output names the quota and not only
+// SQLite's "database or disk is full".
+type StorageFullError struct{ Err error }
+
+func (e *StorageFullError) Error() string {
+	return fmt.Sprintf("[quota_exceeded] the tenant database reached its size limit (maxStorageBytes quota): %v", e.Err)
+}
+
+func (e *StorageFullError) Unwrap() error { return e.Err }
+
+// isStorageFull reports SQLITE_FULL, as the drivers and Hrana word it.
+func isStorageFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	m := err.Error()
+	return strings.Contains(m, "database or disk is full") || strings.Contains(m, "SQLITE_FULL")
+}
+
 // explain turns a failed step into the error its purpose calls for.
 func (b *Batch) explain(err error, out []database.Result) error {
 	var se *database.StepError
 	if !errors.As(err, &se) {
+		if isStorageFull(err) { // e.g. the COMMIT itself
+			return &StorageFullError{Err: err}
+		}
 		return err
+	}
+	if isStorageFull(se.Err) {
+		se = &database.StepError{Step: se.Step, Err: &StorageFullError{Err: se.Err}}
 	}
 	if se.Step >= len(b.steps) {
 		return fmt.Errorf("commit: %w", se.Err)

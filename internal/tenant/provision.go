@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,9 @@ func (s *Service) Provision(ctx context.Context, req Request) (*Result, error) {
 	}
 	if req.Bundle != nil {
 		if err := checkBundle(req.Bundle); err != nil {
+			return nil, fmt.Errorf("provision tenant %s: %w", id, err)
+		}
+		if err := seedQuota(req.Bundle, req.Quotas, s.cfg.Environment); err != nil {
 			return nil, fmt.Errorf("provision tenant %s: %w", id, err)
 		}
 	}
@@ -355,7 +359,14 @@ func (p *pipeline) syncSchema(ctx context.Context) (bool, error) {
 		return false, nil // applied with the ownership marker, in the same request
 	}
 	owner := schema.BundleOwner(b.Manifest.Name)
-	plan, err := schema.PlanOwner(ctx, p.db, owner, b.Objects, schema.PlanOptions{})
+	// An adopted or resumed database may hold objects already: the quotas are judged on what it holds, from
+	// the same read the plan is made of.
+	lim := p.r.Quotas.Limits()
+	st, err := schema.ReadState(ctx, p.db, schema.MergeReads(schema.ReadOptions{Owners: []schema.Owner{owner}}, apps.QuotaReads(lim)))
+	if err != nil {
+		return false, fmt.Errorf("plan %s: %w", owner, err)
+	}
+	plan, err := st.Plan(owner, b.Objects)
 	if err != nil {
 		return false, err
 	}
@@ -363,6 +374,9 @@ func (p *pipeline) syncSchema(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	if err := plan.CheckAllowed(nil); err != nil {
+		return false, err
+	}
+	if err := apps.CheckQuotas(st, st.After(plan), []*schema.Plan{plan}, lim); err != nil {
 		return false, err
 	}
 	res, err := schema.Apply(ctx, p.db, plan, schema.ApplyOptions{Version: b.Manifest.Version, Source: "tenant-provision"})
@@ -442,4 +456,44 @@ func checkBundle(b *bundle.Bundle) error {
 		}
 	}
 	return invalidf("bundle", b.Dir, "is invalid (%d errors): %s", vr.ErrorCount, strings.Join(msgs, "; "))
+}
+
+// seedQuota refuses a bundle whose seed data for env would put more records in one object than the tenant's
+// maxRecordsPerObject allows: the new database is empty, so the count is the seed's own (an external id repeated
+// in one object counts once, as the upsert writes it once). Checked before anything is created.
+func seedQuota(b *bundle.Bundle, q Quotas, env string) error {
+	if q.MaxRecordsPerObject == nil {
+		return nil
+	}
+	count := map[string]int64{}
+	keys := map[string]map[string]bool{}
+	for _, ds := range b.SeedData {
+		if len(ds.Env) > 0 && !contains(ds.Env, env) {
+			continue
+		}
+		ext := ds.ExternalID
+		if ext == "" {
+			ext = "name"
+		}
+		if keys[ds.Object] == nil {
+			keys[ds.Object] = map[string]bool{}
+		}
+		for _, rec := range ds.Records {
+			if v, ok := rec[ext]; ok && v != nil {
+				k := fmt.Sprint(v)
+				if keys[ds.Object][k] {
+					continue
+				}
+				keys[ds.Object][k] = true
+			}
+			count[ds.Object]++
+		}
+	}
+	for _, o := range b.Objects {
+		if n := count[o.Name]; n > *q.MaxRecordsPerObject {
+			return invalidf("quotas.maxRecordsPerObject", strconv.FormatInt(*q.MaxRecordsPerObject, 10),
+				"[quota_exceeded] is below the %d seed records bundle %s writes to object %s", n, b.Manifest.Name, o.Name)
+		}
+	}
+	return nil
 }

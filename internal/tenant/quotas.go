@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/apps"
 )
 
 // Quotas is the protocol's TenantQuota with the storage duplication resolved (§6.1): one
@@ -157,4 +159,12 @@ func enforce(key string, limit *int64, current, requested int64) QuotaEnforcemen
 		r.Message = fmt.Sprintf("%s exceeded: current usage %d + requested %d > limit %d", key, current, requested, *limit)
 	}
 	return r
+}
+
+// Limits are the quotas a deployment to the tenant must respect (bundles, apps, seed data), for the checks of
+// internal/apps. maxStorageBytes is not among them: it is the platform's size limit on the database (pushed at
+// create and update), which refuses the write itself wherever it comes from. maxUsers and apiRateLimit limit
+// what runtimes do, not deployments.
+func (q Quotas) Limits() apps.Limits {
+	return apps.Limits{MaxObjects: q.MaxObjects, MaxRecordsPerObject: q.MaxRecordsPerObject, MaxDeploymentsPerDay: q.MaxDeploymentsPerDay}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -279,6 +280,13 @@ func (r *Request) normalize() (string, error) {
 	}
 	if err := r.Quotas.Validate(); err != nil {
 		return "", err
+	}
+	// The bundle synced at provisioning is the tenant's first deployment: it must fit the quotas the tenant is
+	// created with (protocol: deny when current + requested > limit; a new database has no objects). Refusing it
+	// here creates nothing, instead of a tenant born over its quota.
+	if b := r.Bundle; b != nil && r.Quotas.MaxObjects != nil && int64(len(b.Objects)) > *r.Quotas.MaxObjects {
+		return "", invalidf("quotas.maxObjects", strconv.FormatInt(*r.Quotas.MaxObjects, 10),
+			"[quota_exceeded] is below the %d objects bundle %s declares; the tenant would start over its quota", len(b.Objects), b.Manifest.Name)
 	}
 	return id, nil
 }

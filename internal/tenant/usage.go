@@ -17,7 +17,7 @@ import (
 //   - maxRecordsPerObject: the largest object's row count, or one object's with the key
 //     "maxRecordsPerObject:<object>" (§6.19: counted per object at check time);
 //   - maxStorageBytes: page_count × page_size;
-//   - maxDeploymentsPerDay: engine deployments started today (UTC);
+//   - maxDeploymentsPerDay: engine deployments started today (UTC), failed ones aside;
 //   - maxUsers, apiRateLimit: not measurable from the database; current usage is 0, so only a
 //     request larger than the limit itself is denied. Runtimes that count users or requests
 //     compare with Quotas.Limit themselves.
@@ -106,7 +106,8 @@ func deploymentsOn(ctx context.Context, db *sql.DB, now time.Time) (int64, error
 	day := now.UTC().Format("2006-01-02")
 	var n int64
 	for _, d := range deps {
-		if strings.HasPrefix(d.StartedAt, day) {
+		// As apps.CheckQuotas counts them: a failed deployment changed nothing and uses none of the day's quota.
+		if strings.HasPrefix(d.StartedAt, day) && d.Status != schema.StatusFailed {
 			n++
 		}
 	}
