@@ -101,6 +101,7 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 		r.log.Warn("objectstack.yaml names tenants that are not active", "tenants", sum.Unknown)
 	}
 	need := map[string]bool{}
+	var recovered []status.Update
 	for _, d := range desired {
 		if !d.Untargeted {
 			sum.Targeted++
@@ -110,13 +111,21 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 		}
 		st, ok := statuses[d.Tenant.ID]
 		if upToDate(st, ok, d, repo.Config.Prune) {
-			continue // the fast path: no database opened
+			// The fast path: no database opened. A tenant that already holds what this revision asks for
+			// is Ready at it, whatever an earlier revision left in its conditions (a refused or invalid
+			// push that was then reverted): GitOps users fix a bad push by reverting it.
+			if u, ok := readyAgain(st, d, rev); ok {
+				recovered = append(recovered, u)
+				statuses[d.Tenant.ID] = u.Status
+			}
+			continue
 		}
 		need[d.Tenant.ID] = true
 	}
 	sum.Skipped = len(desired) - len(need)
 	if len(need) == 0 {
-		if err := r.opts.Store.SetSource(ctx, src); err != nil {
+		// The source and the recovered tenants' conditions: one write.
+		if err := r.opts.Store.Write(ctx, status.Batch{Source: &src, Updates: recovered}); err != nil {
 			return nil, err
 		}
 		r.observeConditions(statuses)
@@ -144,6 +153,9 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 		r.log.Info("resuming rollout", "rollout", ro.ID, "revision", ro.Revision, "wave", ro.Wave)
 	}
 	ex := &execution{r: r, rev: rev, cfg: repo.Config, statuses: statuses, rollout: ro, rec: newRecorder(ctx, r), wave: firstWave}
+	for _, u := range recovered {
+		_ = ex.rec.add(ctx, u) // rides on the rollout's first write
+	}
 	ex.run(ctx, waves, need, sum)
 	state := status.RolloutCompleted
 	msg := ""
@@ -165,6 +177,23 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 	r.observeConditions(ex.rec.merged(statuses))
 	r.setState(repo, rev, !sum.OK() || sum.Leased > 0)
 	return sum, nil
+}
+
+// readyAgain is the status update of a tenant skipped at its checksum (it already has everything rev
+// asks for) whose conditions still say something else — Stalled by a refused, failed, halted or invalid
+// revision since reverted. Drift is left alone: a drifted tenant does not match its revision, and the
+// drift check owns that condition. The history keeps the earlier failure and gains the recovery.
+func readyAgain(st status.Tenant, d *Desired, rev source.Revision) (status.Update, bool) {
+	if st.Drifted || st.Condition == status.Ready {
+		return status.Update{}, false // Ready at an earlier revision with the same content: nothing to say
+	}
+	st.LastAttemptedRevision, st.LastAppliedRevision = rev.String(), rev.String()
+	st.AttemptedChecksum = d.Checksum
+	st.Condition, st.Reason, st.Error = status.Ready, status.ReasonUpToDate, ""
+	st.Message = fmt.Sprintf("already at %s", rev)
+	st.UpdatedAt = time.Time{}
+	return status.Update{Status: st, History: &status.HistoryEntry{Revision: rev.String(), Checksum: d.Checksum, Result: "applied",
+		Reason: status.ReasonUpToDate, Message: st.Message}}, true
 }
 
 // readControlPlane reads the tenant registry and every tenant's reconcile status. When the status store
