@@ -11,9 +11,6 @@ import (
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 )
 
-// leaseTTL bounds how long a crashed CLI keeps other migrators out.
-const leaseTTL = 10 * time.Minute
-
 // applyOutput is the --json shape of apply: the protocol's DeployExecutionResult plus the plan it ran.
 type applyOutput struct {
 	schema.DeployExecutionResult
