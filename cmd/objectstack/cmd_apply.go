@@ -62,7 +62,9 @@ func newApplyCmd() *cobra.Command {
 				return err
 			}
 			return func(holder string) error {
-				res, err := schema.Apply(ctx, db, p, schema.ApplyOptions{Allow: kinds, Version: b.Manifest.Version, Source: "cli", Holder: holder})
+				res, err := retryIfHolderDead(ctx, db, cmd.ErrOrStderr(), func() (*schema.DeployExecutionResult, error) {
+					return schema.Apply(ctx, db, p, schema.ApplyOptions{Allow: kinds, Version: b.Manifest.Version, Source: "cli", Holder: holder})
+				})
 				if dbf.asJSON {
 					if res == nil {
 						res = &schema.DeployExecutionResult{Status: schema.StatusFailed, CompletedAt: time.Now().UTC().Format(time.RFC3339)}

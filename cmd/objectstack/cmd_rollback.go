@@ -35,7 +35,9 @@ func newRollbackCmd() *cobra.Command {
 			// and applied as one transaction in one request whose first statements re-check that the
 			// database still matches the plan and that nobody else holds the lease — and a killed rollback
 			// leaves no lease behind to block the next migrator.
-			res, err := schema.Rollback(ctx, db, depID, schema.ApplyOptions{Allow: kinds, Source: "cli", Holder: cliHolder()})
+			res, err := retryIfHolderDead(ctx, db, cmd.ErrOrStderr(), func() (*schema.DeployExecutionResult, error) {
+				return schema.Rollback(ctx, db, depID, schema.ApplyOptions{Allow: kinds, Source: "cli", Holder: cliHolder()})
+			})
 			if dbf.asJSON && res != nil {
 				return writeJSONResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, err)
 			}
