@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
+	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/status"
 )
 
 // waitUntil polls cond until it holds or ctx ends; what it waits for is named in the failure.
@@ -68,6 +70,13 @@ func deploymentsOf(t *testing.T, path, owner string) int {
 	}
 	defer db.Close()
 	var n int
+	// A database nothing was deployed to has no registry yet: zero deployments.
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE name = '_objectstack_deployments'`).Scan(&n); err != nil || n == 0 {
+		if err != nil {
+			t.Fatalf("read %s: %v", path, err)
+		}
+		return 0
+	}
 	if err := db.QueryRow(`SELECT COUNT(*) FROM _objectstack_deployments WHERE owner = ? AND status = 'ready'`, owner).Scan(&n); err != nil && err != sql.ErrNoRows {
 		t.Fatalf("count deployments in %s: %v", path, err)
 	}
@@ -162,5 +171,55 @@ func TestReplicaKilledMidRolloutSurvivorTakesOver(t *testing.T) {
 	}
 	if code := b.stop(t); code != 0 {
 		t.Fatalf("survivor exit %d; stderr:\n%s", code, b.stderr.String())
+	}
+}
+
+// TestReplicasOnOneHostAreDistinctHolders (issue 15 item 4, the two-replica stall): two reconcile
+// replicas on one host started without --replica-id used to share one lease holder — the host name — so
+// leases did not keep them apart: both took the same tenants and migrated them at once, each waiting on
+// the other's table rebuild. Here a replica on this host (holder = the host name, as the old default made
+// it) holds tenant acme mid-rollout; a second replica started without --replica-id must leave acme alone.
+func TestReplicasOnOneHostAreDistinctHolders(t *testing.T) {
+	data := t.TempDir()
+	t.Setenv("OBJECTSTACK_SECRET_KEY", "")
+	for _, id := range []string{"acme", "globex"} {
+		if _, stderr, code := runCLI(t, "tenant", "create", id, "--org-id", "o1", "--labels", "env=prod", "--data-dir", data); code != 0 {
+			t.Fatalf("tenant create %s: %s", id, stderr)
+		}
+	}
+	repo := filepath.Join(t.TempDir(), "gitops")
+	gitRun(t, t.TempDir(), "init", "-q", "-b", "main", repo)
+	writeFiles(t, repo, map[string]string{
+		"objectstack.yaml":               "apiVersion: objectstack.ai/v1\ntargets:\n  - name: prod\n    bundles: [core]\n    selector: {labels: {env: prod}}\n",
+		"bundles/core/bundle.yaml":       "name: core\nversion: 1.0.0\nobjects: [note]\n",
+		"bundles/core/objects/note.yaml": "name: note\nlabel: Note\nfields:\n  title: { type: text, label: Title }\n",
+	})
+	gitRun(t, repo, "add", "-A")
+	gitRun(t, repo, "commit", "-q", "-m", "core")
+
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ctl, err := database.Open(filepath.Join(data, "control.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := status.Open(ctx, ctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := store.AcquireLeases(ctx, host, []string{"acme"}, 10*time.Minute); err != nil || !got["acme"] {
+		t.Fatalf("lease acme for the first replica: %v %v", got, err)
+	}
+	ctl.Close()
+
+	out, stderr, _ := runCLIProcess(t, []string{"OBJECTSTACK_SECRET_KEY="}, "reconcile", "--repo", repo, "--data-dir", data, "--once")
+	if n := deploymentsOf(t, filepath.Join(data, "databases", "acme.db"), "bundle:core"); n != 0 {
+		t.Fatalf("the second replica migrated acme, which the first replica on this host holds (%d deployments)\n%s\n%s", n, out, stderr)
+	}
+	if n := deploymentsOf(t, filepath.Join(data, "databases", "globex.db"), "bundle:core"); n != 1 {
+		t.Fatalf("globex has %d deployments, want 1\n%s\n%s", n, out, stderr)
 	}
 }
