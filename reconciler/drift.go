@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -63,7 +64,10 @@ func (r *Reconciler) CheckDrift(ctx context.Context) (*DriftReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex := &execution{r: r, rev: rev, cfg: repo.Config, statuses: statuses, rollout: &status.Rollout{}, rec: newRecorder(ctx, r)}
+	ex := &execution{r: r, rev: rev, cfg: repo.Config, statuses: statuses, rollout: &status.Rollout{}, rec: newRecorder(ctx, r), held: maps.Clone(leased)}
+	// Every checked tenant is leased up front: the heartbeat keeps them while the check runs.
+	ex.rec.onReleased = ex.released
+	stopBeat := ex.heartbeat(ctx)
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Concurrency)
@@ -80,7 +84,9 @@ func (r *Reconciler) CheckDrift(ctx context.Context) (*DriftReport, error) {
 		})
 	}
 	_ = g.Wait()
-	if err := ex.rec.close(ctx, nil); err != nil {
+	err = ex.rec.close(ctx, nil)
+	stopBeat()
+	if err != nil {
 		return rep, err
 	}
 	for _, res := range rep.Results {

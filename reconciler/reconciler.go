@@ -49,13 +49,19 @@ type Options struct {
 	DriftInterval time.Duration
 	// Holder identifies this replica in leases and the engine's migration lock (default host-pid-random).
 	Holder string
-	// LeaseTTL bounds how long a crashed replica keeps its tenants (default 10m).
+	// LeaseTTL bounds how long a crashed replica keeps its tenants (default DefaultLeaseTTL). A replica at
+	// work renews its leases every LeaseTTL/3 (one request for all of them), so a short TTL costs a few
+	// requests, not a lost lease; a survivor takes a dead replica's tenants over within about one TTL.
 	LeaseTTL time.Duration
 	// Settle is the quiet period that coalesces webhook bursts into one reconcile (default 1s).
 	Settle time.Duration
 	// OnTenant, if set, is called after each tenant's outcome is decided (tests use it to crash mid-rollout).
 	OnTenant func(TenantResult)
 }
+
+// DefaultLeaseTTL is the default LeaseTTL: short, because a replica at work renews its leases by
+// heartbeat and a dead one should not keep its tenants long.
+const DefaultLeaseTTL = 30 * time.Second
 
 // DefaultConcurrency is the default number of tenants in flight for a platform kind ("local", "turso").
 func DefaultConcurrency(platformKind string) int {
@@ -78,6 +84,10 @@ type Reconciler struct {
 	lastRepo  *Repository
 	lastRev   source.Revision
 	needRetry bool
+	// leaseWait: the last reconcile found tenants held by another replica (and nothing else to retry);
+	// the next try comes after about half a lease TTL, when a dead holder's leases have run out, however
+	// long the poll interval is.
+	leaseWait bool
 	backoff   time.Duration
 }
 
@@ -108,7 +118,7 @@ func New(opts Options) (*Reconciler, error) {
 		opts.DriftInterval = 10 * time.Minute
 	}
 	if opts.LeaseTTL <= 0 {
-		opts.LeaseTTL = 10 * time.Minute
+		opts.LeaseTTL = DefaultLeaseTTL
 	}
 	if opts.Settle == 0 {
 		opts.Settle = time.Second
@@ -223,6 +233,10 @@ func (r *Reconciler) nextPoll(err error) time.Duration {
 	if err == nil && !r.needRetry {
 		r.backoff = 0
 		return source.Jitter(r.opts.Interval)
+	}
+	if err == nil && r.leaseWait {
+		r.backoff = 0
+		return source.Jitter(min(r.opts.Interval, max(r.opts.LeaseTTL/2, 500*time.Millisecond)))
 	}
 	if r.backoff == 0 {
 		r.backoff = 5 * time.Second

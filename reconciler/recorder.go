@@ -52,6 +52,10 @@ type recorder struct {
 	bg       sync.WaitGroup
 
 	flushMu sync.Mutex // one write at a time, so batches land in the order they were taken
+
+	// onReleased, when set, is told the tenants whose leases a write released (the heartbeat stops
+	// renewing them only then: until the write lands, their leases must not run out).
+	onReleased func(ids []string)
 }
 
 func newRecorder(ctx context.Context, r *Reconciler) *recorder {
@@ -164,8 +168,15 @@ func (rc *recorder) write(ctx context.Context, limit int, ro *status.RolloutStat
 		}
 		return false, err
 	}
+	var released []string
 	for _, u := range batch {
 		rc.written[u.Status.TenantID] = u.Status
+		if u.ReleaseHolder != "" {
+			released = append(released, u.Status.TenantID)
+		}
+	}
+	if rc.onReleased != nil && len(released) > 0 {
+		rc.onReleased(released)
 	}
 	return limit > 0 && len(rc.pending) >= limit, nil
 }

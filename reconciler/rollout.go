@@ -19,9 +19,15 @@ import (
 
 // setState remembers whether the loop must retry, and the last valid revision (for drift checks).
 func (r *Reconciler) setState(repo *Repository, rev source.Revision, retry bool) {
+	r.setStateLeased(repo, rev, retry, false)
+}
+
+// setStateLeased is setState where leased says the retry is only for tenants another replica held.
+func (r *Reconciler) setStateLeased(repo *Repository, rev source.Revision, retry, leased bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.needRetry = retry
+	r.leaseWait = leased
 	if repo != nil && repo.Valid() {
 		r.lastRepo, r.lastRev = repo, rev
 	}
@@ -101,6 +107,7 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 		r.log.Warn("objectstack.yaml names tenants that are not active", "tenants", sum.Unknown)
 	}
 	need := map[string]bool{}
+	var recovered []status.Update
 	for _, d := range desired {
 		if !d.Untargeted {
 			sum.Targeted++
@@ -110,13 +117,21 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 		}
 		st, ok := statuses[d.Tenant.ID]
 		if upToDate(st, ok, d, repo.Config.Prune) {
-			continue // the fast path: no database opened
+			// The fast path: no database opened. A tenant that already holds what this revision asks for
+			// is Ready at it, whatever an earlier revision left in its conditions (a refused or invalid
+			// push that was then reverted): GitOps users fix a bad push by reverting it.
+			if u, ok := readyAgain(st, d, rev); ok {
+				recovered = append(recovered, u)
+				statuses[d.Tenant.ID] = u.Status
+			}
+			continue
 		}
 		need[d.Tenant.ID] = true
 	}
 	sum.Skipped = len(desired) - len(need)
 	if len(need) == 0 {
-		if err := r.opts.Store.SetSource(ctx, src); err != nil {
+		// The source and the recovered tenants' conditions: one write.
+		if err := r.opts.Store.Write(ctx, status.Batch{Source: &src, Updates: recovered}); err != nil {
 			return nil, err
 		}
 		r.observeConditions(statuses)
@@ -143,7 +158,13 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 	if resumed {
 		r.log.Info("resuming rollout", "rollout", ro.ID, "revision", ro.Revision, "wave", ro.Wave)
 	}
-	ex := &execution{r: r, rev: rev, cfg: repo.Config, statuses: statuses, rollout: ro, rec: newRecorder(ctx, r), wave: firstWave}
+	ex := &execution{r: r, rev: rev, cfg: repo.Config, statuses: statuses, rollout: ro, rec: newRecorder(ctx, r), wave: firstWave,
+		held: map[string]bool{}}
+	ex.rec.onReleased = ex.released
+	for _, u := range recovered {
+		_ = ex.rec.add(ctx, u) // rides on the rollout's first write
+	}
+	stopBeat := ex.heartbeat(ctx)
 	ex.run(ctx, waves, need, sum)
 	state := status.RolloutCompleted
 	msg := ""
@@ -159,12 +180,33 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 	}
 	sum.RolloutState = state
 	// The last outcomes and the rollout's final state: one write.
-	if err := ex.rec.close(ctx, &status.RolloutState{ID: ro.ID, State: state, Wave: ex.wave, Message: msg}); err != nil {
+	err = ex.rec.close(ctx, &status.RolloutState{ID: ro.ID, State: state, Wave: ex.wave, Message: msg})
+	// The heartbeat runs until the releases are written: a lease must not run out between its tenant's
+	// outcome and the write that records it.
+	stopBeat()
+	if err != nil {
 		return sum, err
 	}
 	r.observeConditions(ex.rec.merged(statuses))
-	r.setState(repo, rev, !sum.OK() || sum.Leased > 0)
+	r.setStateLeased(repo, rev, !sum.OK() || sum.Leased > 0, sum.OK() && sum.Leased > 0)
 	return sum, nil
+}
+
+// readyAgain is the status update of a tenant skipped at its checksum (it already has everything rev
+// asks for) whose conditions still say something else — Stalled by a refused, failed, halted or invalid
+// revision since reverted. Drift is left alone: a drifted tenant does not match its revision, and the
+// drift check owns that condition. The history keeps the earlier failure and gains the recovery.
+func readyAgain(st status.Tenant, d *Desired, rev source.Revision) (status.Update, bool) {
+	if st.Drifted || st.Condition == status.Ready {
+		return status.Update{}, false // Ready at an earlier revision with the same content: nothing to say
+	}
+	st.LastAttemptedRevision, st.LastAppliedRevision = rev.String(), rev.String()
+	st.AttemptedChecksum = d.Checksum
+	st.Condition, st.Reason, st.Error = status.Ready, status.ReasonUpToDate, ""
+	st.Message = fmt.Sprintf("already at %s", rev)
+	st.UpdatedAt = time.Time{}
+	return status.Update{Status: st, History: &status.HistoryEntry{Revision: rev.String(), Checksum: d.Checksum, Result: "applied",
+		Reason: status.ReasonUpToDate, Message: st.Message}}, true
 }
 
 // readControlPlane reads the tenant registry and every tenant's reconcile status. When the status store
@@ -263,6 +305,7 @@ type execution struct {
 	rec      *recorder
 
 	mu       sync.Mutex
+	held     map[string]bool // tenants this rollout leased and has not recorded yet: what the heartbeat renews
 	failures atomic.Int64
 	halted   atomic.Bool
 	haltMsg  string
@@ -502,11 +545,14 @@ func (ex *execution) lease(ctx context.Context, ds []*Desired) map[string]bool {
 		return map[string]bool{}
 	}
 	var got []*Desired
+	ex.mu.Lock()
 	for _, d := range ds {
 		if leased[d.Tenant.ID] {
 			got = append(got, d)
+			ex.held[d.Tenant.ID] = true
 		}
 	}
+	ex.mu.Unlock()
 	ex.warm(ctx, got)
 	return leased
 }
@@ -524,4 +570,56 @@ func (ex *execution) warm(ctx context.Context, ds []*Desired) {
 	if err := ex.r.opts.Tenants.Warm(ctx, ids); err != nil {
 		ex.r.log.Warn("open tenant databases", "tenants", len(ids), "error", err)
 	}
+}
+
+// heartbeat renews, every LeaseTTL/3, the leases this rollout holds — ONE control-plane request for all
+// of them, however many tenants are in flight — so a replica keeps its tenants while it works (a table
+// rebuild may take longer than a TTL) and loses them within one TTL of dying. The returned stop waits
+// for a renewal in flight to end.
+func (ex *execution) heartbeat(ctx context.Context) (stop func()) {
+	r := ex.r
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(max(r.opts.LeaseTTL/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			ex.mu.Lock()
+			ids := make([]string, 0, len(ex.held))
+			for id := range ex.held {
+				ids = append(ids, id)
+			}
+			ex.mu.Unlock()
+			rctx, rcancel := context.WithTimeout(ctx, r.opts.LeaseTTL)
+			n, err := r.opts.Store.RenewLeases(rctx, r.opts.Holder, ids, r.opts.LeaseTTL)
+			rcancel()
+			switch {
+			case err != nil && ctx.Err() == nil:
+				// The next beat tries again; the engine's stale-plan guard keeps a tenant another replica
+				// took over meanwhile from being migrated twice.
+				r.log.Warn("renew leases", "tenants", len(ids), "error", err)
+			case err == nil && n < int64(len(ids)):
+				r.log.Warn("leases lost to another replica (they had expired)", "held", len(ids), "renewed", n)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// released forgets the leases a control-plane write released (with the outcomes it recorded).
+func (ex *execution) released(ids []string) {
+	ex.mu.Lock()
+	for _, id := range ids {
+		delete(ex.held, id)
+	}
+	ex.mu.Unlock()
 }

@@ -14,7 +14,9 @@ type StatusDocument struct {
 	Sources []status.Source `json:"sources"`
 	Rollout *status.Rollout `json:"rollout,omitempty"`
 	Tenants []status.Tenant `json:"tenants"`
-	Last    *Summary        `json:"lastReconcile,omitempty"`
+	// Leases says which replica holds which tenant (and until when), as `objectstack unlock` shows them.
+	Leases []status.Lease `json:"leases"`
+	Last   *Summary       `json:"lastReconcile,omitempty"`
 }
 
 // Handler serves /status, /healthz, /readyz, /metrics and one /hook/<kind> per receiver.

@@ -13,9 +13,6 @@ import (
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 )
 
-// leaseTTL bounds how long a crashed CLI keeps other migrators out.
-const leaseTTL = 10 * time.Minute
-
 // applyOutput is the --json shape of apply: the protocol's DeployExecutionResult plus the plan it ran.
 type applyOutput struct {
 	schema.DeployExecutionResult
@@ -99,7 +96,9 @@ func newApplyCmd() *cobra.Command {
 				return err
 			}
 			return func(holder string) error {
-				res, err := schema.Apply(ctx, db, p, schema.ApplyOptions{Allow: kinds, Version: b.Manifest.Version, Source: "cli", Holder: holder})
+				res, err := retryIfHolderDead(ctx, db, cmd.ErrOrStderr(), func() (*schema.DeployExecutionResult, error) {
+					return schema.Apply(ctx, db, p, schema.ApplyOptions{Allow: kinds, Version: b.Manifest.Version, Source: "cli", Holder: holder})
+				})
 				if dbf.asJSON {
 					if res == nil {
 						res = &schema.DeployExecutionResult{Status: schema.StatusFailed, CompletedAt: time.Now().UTC().Format(time.RFC3339)}

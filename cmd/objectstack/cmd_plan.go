@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -240,15 +239,4 @@ func newPlanCmd() *cobra.Command {
 func cliHolder() string {
 	h, _ := os.Hostname()
 	return fmt.Sprintf("cli:%s:%d", h, os.Getpid())
-}
-
-// withLease runs fn while holding the database's migration lease, so a reconciler or Terraform run
-// cannot migrate the same database between this command's plan and apply.
-func withLease(ctx context.Context, db *sql.DB, fn func(holder string) error) error {
-	holder := cliHolder()
-	if err := schema.AcquireLock(ctx, db, holder, leaseTTL); err != nil {
-		return err
-	}
-	defer schema.ReleaseLock(context.WithoutCancel(ctx), db, holder) //nolint:errcheck // best effort; the lease expires anyway
-	return fn(holder)
 }

@@ -48,6 +48,7 @@ type reconcileOptions struct {
 	logLevel      string
 	settle        time.Duration
 	holder        string
+	leaseTTL      time.Duration
 }
 
 func newReconcileCmd() *cobra.Command {
@@ -95,7 +96,8 @@ converged, 1 when the revision is invalid or any tenant failed or was refused.`,
 	fl.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fl.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.DurationVar(&o.settle, "webhook-settle", time.Second, "quiet period that coalesces a burst of webhooks into one reconcile")
-	fl.StringVar(&o.holder, "replica-id", "", "lease holder id of this replica (default the host name, so a restarted reconciler resumes its own leases; replicas sharing a host need distinct ids)")
+	fl.DurationVar(&o.leaseTTL, "lease-ttl", reconciler.DefaultLeaseTTL, "how long a tenant lease outlives its replica: renewed every third of it while the replica works, so a survivor takes over a dead replica's tenants within about this long")
+	fl.StringVar(&o.holder, "replica-id", "", "lease holder id of this replica (default host-pid-random, unique per process; set a stable id to let a restarted replica resume its own leases at once)")
 	return cmd
 }
 
@@ -186,6 +188,9 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 	if o.interval < time.Second {
 		return usagef("--interval must be at least 1s")
 	}
+	if o.leaseTTL < time.Second {
+		return usagef("--lease-ttl must be at least 1s (it is renewed every third of it)")
+	}
 	logger, err := newLogger(cmd.ErrOrStderr(), o.logFormat, o.logLevel)
 	if err != nil {
 		return err
@@ -216,17 +221,16 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.holder == "" {
-		if host, err := os.Hostname(); err == nil && host != "" {
-			o.holder = host
-		}
-	}
+	// Without --replica-id every process is its own lease holder (reconciler.New picks host-pid-random).
+	// The host name alone made two replicas on one host ONE holder: both took the same leases, renewed
+	// each other's and migrated the same tenants at once. A restarted replica now waits at most one
+	// --lease-ttl for its predecessor's leases (or resumes them at once with an explicit --replica-id).
 	drift := o.driftInterval
 	if drift == 0 {
 		drift = -1
 	}
 	rec, err := reconciler.New(reconciler.Options{Tenants: svc, Store: store, Source: src, Logger: logger, Concurrency: o.concurrency,
-		Interval: o.interval, DriftInterval: drift, Settle: o.settle, Holder: o.holder})
+		Interval: o.interval, DriftInterval: drift, Settle: o.settle, Holder: o.holder, LeaseTTL: o.leaseTTL})
 	if err != nil {
 		return err
 	}

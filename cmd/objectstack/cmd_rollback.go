@@ -31,18 +31,22 @@ func newRollbackCmd() *cobra.Command {
 			}
 			defer closeDB()
 			ctx := cmd.Context()
-			return withLease(ctx, db, func(holder string) error {
-				res, err := schema.Rollback(ctx, db, depID, schema.ApplyOptions{Allow: kinds, Source: "cli", Holder: holder})
-				if dbf.asJSON && res != nil {
-					return writeJSONResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, err)
-				}
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Rolled back deployment %s as deployment %s: %d statement(s) in %d ms.\n",
-					depID, res.DeploymentID, res.StatementsExecuted, res.DurationMs)
-				return nil
+			// No migration lease around the rollback: it is planned, checked (a refusal writes nothing at all)
+			// and applied as one transaction in one request whose first statements re-check that the
+			// database still matches the plan and that nobody else holds the lease — and a killed rollback
+			// leaves no lease behind to block the next migrator.
+			res, err := retryIfHolderDead(ctx, db, cmd.ErrOrStderr(), func() (*schema.DeployExecutionResult, error) {
+				return schema.Rollback(ctx, db, depID, schema.ApplyOptions{Allow: kinds, Source: "cli", Holder: cliHolder()})
 			})
+			if dbf.asJSON && res != nil {
+				return writeJSONResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, err)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Rolled back deployment %s as deployment %s: %d statement(s) in %d ms.\n",
+				depID, res.DeploymentID, res.StatementsExecuted, res.DurationMs)
+			return nil
 		},
 	}
 	dbf.register(cmd, "print the DeployExecutionResult as JSON")

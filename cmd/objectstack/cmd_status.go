@@ -84,6 +84,25 @@ func printStatus(w io.Writer, doc *reconciler.StatusDocument) {
 			shortRev(t.LastAttemptedRevision), t.UpdatedAt.Format(time.RFC3339), oneLine(t.Message))
 	}
 	tw.Flush()
+	printLeases(w, doc.Leases)
+}
+
+// printLeases shows which replica holds which tenant; `objectstack unlock` clears them by holder.
+func printLeases(w io.Writer, leases []status.Lease) {
+	if len(leases) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nleases:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENANT\tHOLDER (LOCK ID)\tEXPIRES")
+	for _, l := range leases {
+		exp := l.ExpiresAt.Format(time.RFC3339)
+		if l.Expired {
+			exp += " (expired)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", l.TenantID, l.Holder, exp)
+	}
+	tw.Flush()
 }
 
 // shortRev abbreviates "main@sha1:<40 hex>" to "main@sha1:<12 hex>" for the table.

@@ -86,6 +86,7 @@ func newRootCmd() *cobra.Command {
 		newDevCmd(),
 		newReconcileCmd(),
 		newStatusCmd(),
+		newUnlockCmd(),
 	)
 	return root
 }

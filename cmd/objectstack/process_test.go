@@ -22,6 +22,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
+	if path := os.Getenv(holdLeaseEnv); path != "" {
+		holdLease(path) // never returns: the parent kills this process
+	}
 	os.Exit(m.Run())
 }
 

@@ -91,3 +91,57 @@ func checkLease(ctx context.Context, q queryer, holder string) error {
 	}
 	return nil
 }
+
+// Lock is the migration lease as stored in _objectstack_lock.
+type Lock struct {
+	Holder     string    `json:"holder"` // also the lock id `objectstack unlock` asks for
+	ExpiresAt  time.Time `json:"expiresAt"`
+	AcquiredAt string    `json:"acquiredAt,omitempty"`
+	Expired    bool      `json:"expired"`
+}
+
+// CurrentLock reads the migration lease; nil when there is none (or no registry yet). It only reads.
+func CurrentLock(ctx context.Context, db *sql.DB) (*Lock, error) {
+	if ok, err := lockTableExists(ctx, db); err != nil || !ok {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT holder, expires_at, acquired_at FROM _objectstack_lock WHERE name = ?`, leaseName)
+	if err != nil {
+		return nil, fmt.Errorf("read migration lock: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	var l Lock
+	var ms int64
+	if err := rows.Scan(&l.Holder, &ms, &l.AcquiredAt); err != nil {
+		return nil, fmt.Errorf("read migration lock: %w", err)
+	}
+	l.ExpiresAt = time.UnixMilli(ms).UTC()
+	l.Expired = !l.ExpiresAt.After(time.Now())
+	return &l, rows.Err()
+}
+
+// ForceUnlock deletes the migration lease if holder (the lock id) holds it, expired or not, and reports
+// whether it did. Like `terraform force-unlock`, it needs the id, so a stale command line cannot clear a
+// lease somebody else took since.
+func ForceUnlock(ctx context.Context, db *sql.DB, holder string) (bool, error) {
+	if ok, err := lockTableExists(ctx, db); err != nil || !ok {
+		return false, err
+	}
+	res, err := db.ExecContext(ctx, `DELETE FROM _objectstack_lock WHERE name = ? AND holder = ?`, leaseName, holder)
+	if err != nil {
+		return false, fmt.Errorf("force-unlock migration lock of %s: %w", holder, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+func lockTableExists(ctx context.Context, db *sql.DB) (bool, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = '_objectstack_lock'`).Scan(&n); err != nil {
+		return false, fmt.Errorf("read migration lock: %w", err)
+	}
+	return n > 0, nil
+}

@@ -2,9 +2,12 @@ package tenant
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -47,6 +50,26 @@ func (s *Service) Provision(ctx context.Context, req Request) (*Result, error) {
 	}
 	unlock := s.locks.lock(id)
 	defer unlock()
+	// A tenant already provisioned is reported as it is, without claiming anything.
+	if r, err := s.store.get(ctx, id); err == nil && (r.Status == StatusActive || r.Status == StatusSuspended) &&
+		r.requestedID == requested && r.OrgID == req.OrgID {
+		return s.result(r, start), nil
+	}
+	// One run at a time per tenant across processes: two runs of one id would both create, claim and
+	// migrate its database, and the one that loses a race records the tenant failed although the other
+	// completed it. The loser waits for the winner and then finds the tenant active (or resumes a run
+	// that failed, or one whose process died: its claim expires).
+	holder := newClaimHolder()
+	if err := s.claimProvisioning(ctx, id, holder); err != nil {
+		return nil, fmt.Errorf("provision tenant %s: %w", id, err)
+	}
+	defer func() {
+		dctx, cancel := detached(ctx)
+		defer cancel()
+		if err := s.store.unclaim(dctx, id, holder); err != nil {
+			s.log.Warn("release provisioning claim", "tenant", id, "error", err)
+		}
+	}()
 
 	r, created, err := s.registerEarly(ctx, id, requested, dbName, req)
 	if err != nil {
@@ -63,7 +86,7 @@ func (s *Service) Provision(ctx context.Context, req Request) (*Result, error) {
 		r.DisplayName, r.Plan, r.Labels, r.Quotas, r.adminEmail = req.DisplayName, req.Plan, req.Labels, req.Quotas, req.AdminEmail
 		r.Status, r.Error = StatusProvisioning, ""
 	}
-	p := &pipeline{s: s, r: r, req: req, created: created, seeded: -1}
+	p := &pipeline{s: s, r: r, req: req, created: created, seeded: -1, claim: holder}
 	defer p.close()
 	res, err := p.run(ctx)
 	res.TotalDurationMs = time.Since(start).Milliseconds()
@@ -124,7 +147,8 @@ type pipeline struct {
 	s       *Service
 	r       *row
 	req     Request
-	created bool // the registry row was inserted by this run
+	created bool   // the registry row was inserted by this run
+	claim   string // the provisioning claim this run holds, renewed after every step
 
 	dbInfo *platform.Database
 	tok    platform.Token
@@ -181,6 +205,11 @@ func (p *pipeline) run(ctx context.Context) (*Result, error) {
 			}
 			step.Status, step.Error = StepFailed, err.Error()
 			return p.fail(ctx, st.name, err)
+		}
+		// Renew the claim: a slow platform (creating a database on Turso) must not let a waiting process
+		// take over a run that is alive.
+		if _, err := s.store.claim(ctx, r.ID, p.claim, provisionClaimTTL); err != nil {
+			s.log.Warn("renew provisioning claim", "tenant", r.ID, "error", err)
 		}
 		if s.afterStep != nil {
 			if err := s.afterStep(st.name); err != nil {
@@ -496,4 +525,45 @@ func seedQuota(b *bundle.Bundle, q Quotas, env string) error {
 		}
 	}
 	return nil
+}
+
+// provisionClaimTTL bounds how long a provisioning run whose process died keeps others waiting; a live run
+// renews its claim after every step.
+const provisionClaimTTL = time.Minute
+
+// claimPoll is how often a process waiting for another's provisioning run looks at its claim.
+const claimPoll = 50 * time.Millisecond
+
+func newClaimHolder() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// claimProvisioning takes the provisioning claim of id for holder, waiting (as long as ctx allows) while
+// another run holds it.
+func (s *Service) claimProvisioning(ctx context.Context, id, holder string) error {
+	t := time.NewTicker(claimPoll)
+	defer t.Stop()
+	for {
+		ok, err := s.store.claim(ctx, id, holder, provisionClaimTTL)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		s.log.Debug("waiting for another provisioning run", "tenant", id)
+		for busy := true; busy; {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for another process provisioning this tenant: %w", ctx.Err())
+			case <-t.C:
+			}
+			if busy, err = s.store.claimed(ctx, id); err != nil {
+				return err
+			}
+		}
+	}
 }

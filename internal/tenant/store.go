@@ -42,6 +42,12 @@ var migrations = []string{
 	)`,
 	`CREATE INDEX IF NOT EXISTS tenant_registry_org ON tenant_registry(org_id)`,
 	`CREATE INDEX IF NOT EXISTS tenant_registry_status ON tenant_registry(status)`,
+	// One provisioning run per tenant across processes: the run holding the claim works, others wait.
+	`CREATE TABLE IF NOT EXISTS tenant_provision_claims (
+		tenant_id  TEXT PRIMARY KEY,
+		holder     TEXT NOT NULL,
+		expires_at INTEGER NOT NULL
+	)`,
 }
 
 func (s *store) migrate(ctx context.Context) error {
@@ -315,4 +321,40 @@ func parseTimePtr(s string) *time.Time {
 	}
 	t := parseTime(s)
 	return &t
+}
+
+// claim takes (or renews) the provisioning claim of tenant id for holder until now+ttl when it is free,
+// expired or already holder's, and reports whether holder has it. The conditional upsert makes processes
+// racing for one id agree: only one row can hold it.
+func (s *store) claim(ctx context.Context, id, holder string, ttl time.Duration) (bool, error) {
+	now := time.Now().UnixMilli()
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO tenant_provision_claims (tenant_id, holder, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT(tenant_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE tenant_provision_claims.holder = excluded.holder OR tenant_provision_claims.expires_at < ?`,
+		id, holder, now+ttl.Milliseconds(), now); err != nil {
+		return false, fmt.Errorf("claim tenant %s for provisioning: %w", id, err)
+	}
+	var got string
+	if err := s.db.QueryRowContext(ctx, `SELECT holder FROM tenant_provision_claims WHERE tenant_id = ?`, id).Scan(&got); err != nil {
+		return false, fmt.Errorf("claim tenant %s for provisioning: %w", id, err)
+	}
+	return got == holder, nil
+}
+
+// claimed reports whether another provisioning run holds an unexpired claim on tenant id.
+func (s *store) claimed(ctx context.Context, id string) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM tenant_provision_claims WHERE tenant_id = ? AND expires_at >= ?`,
+		id, time.Now().UnixMilli()).Scan(&n); err != nil {
+		return false, fmt.Errorf("read provisioning claim of tenant %s: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+// unclaim drops holder's provisioning claim of tenant id.
+func (s *store) unclaim(ctx context.Context, id, holder string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM tenant_provision_claims WHERE tenant_id = ? AND holder = ?`, id, holder); err != nil {
+		return fmt.Errorf("release provisioning claim of tenant %s: %w", id, err)
+	}
+	return nil
 }

@@ -278,15 +278,19 @@ type Overview struct {
 	Sources []Source
 	Rollout *Rollout // the latest, with its tasks; nil when there is none
 	Tenants []Tenant // with history, ordered by tenant id
+	Leases  []Lease  // which replica holds which tenant, ordered by tenant id
 }
 
-// Overview reads sources, the latest rollout and every tenant's status with history in ONE request.
+// Overview reads sources, the latest rollout, every tenant's status with history and the leases in ONE request.
 func (s *Store) Overview(ctx context.Context) (*Overview, error) {
-	res, err := s.read(ctx, []database.Stmt{sourcesQuery, latestRolloutQuery, latestTasksQuery, statusQuery, historyQuery})
+	res, err := s.read(ctx, []database.Stmt{sourcesQuery, latestRolloutQuery, latestTasksQuery, statusQuery, historyQuery, leasesQuery})
 	if err != nil {
 		return nil, fmt.Errorf("status store: overview: %w", err)
 	}
 	o := &Overview{}
+	if o.Leases, err = decodeLeases(res[5], time.Now()); err != nil {
+		return nil, err
+	}
 	if o.Sources, err = decodeSources(res[0]); err != nil {
 		return nil, err
 	}
@@ -601,4 +605,67 @@ func (s *Store) ReleaseLeases(ctx context.Context, holder string, ids []string) 
 		return fmt.Errorf("lease: release: %w", err)
 	}
 	return nil
+}
+
+// Lease is one reconciler replica's hold on one tenant.
+type Lease struct {
+	TenantID  string    `json:"tenantId"`
+	Holder    string    `json:"holder"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	Expired   bool      `json:"expired,omitempty"` // past its expiry: any replica may take it over
+}
+
+var leasesQuery = database.Stmt{SQL: `SELECT tenant_id, holder, expires_at FROM reconcile_leases ORDER BY tenant_id`, Query: true}
+
+func decodeLeases(res database.Result, now time.Time) ([]Lease, error) {
+	out := []Lease{}
+	for _, row := range res.Rows {
+		var l Lease
+		var ms int64
+		if err := database.Row(row).Scan(&l.TenantID, &l.Holder, &ms); err != nil {
+			return nil, fmt.Errorf("status store: leases: %w", err)
+		}
+		l.ExpiresAt = time.UnixMilli(ms).UTC()
+		l.Expired = !l.ExpiresAt.After(now)
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// Leases returns every tenant lease, expired ones included (one request).
+func (s *Store) Leases(ctx context.Context) ([]Lease, error) {
+	res, err := s.read(ctx, []database.Stmt{leasesQuery})
+	if err != nil {
+		return nil, fmt.Errorf("status store: leases: %w", err)
+	}
+	return decodeLeases(res[0], time.Now())
+}
+
+// RenewLeases extends, in ONE request, the leases holder still has among ids to now+ttl: the heartbeat of
+// a replica at work. A lease another replica took over (after it expired) is not touched; the count of
+// leases renewed is returned.
+func (s *Store) RenewLeases(ctx context.Context, holder string, ids []string, ttl time.Duration) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	res, err := s.write(ctx, []database.Stmt{{SQL: `UPDATE reconcile_leases SET expires_at = ? WHERE holder = ? AND tenant_id IN (SELECT value FROM json_each(?))`,
+		Args: []any{time.Now().Add(ttl).UnixMilli(), holder, jsonArg(ids)}}})
+	if err != nil {
+		return 0, fmt.Errorf("lease: renew %d tenant(s) of %s: %w", len(ids), holder, err)
+	}
+	return res[0].RowsAffected, nil
+}
+
+// ClearLeases deletes holder's leases (only tenant's, when tenant is set) whatever their expiry — what
+// `objectstack unlock` does once given the holder (the lock id) — and returns how many it removed.
+func (s *Store) ClearLeases(ctx context.Context, holder, tenant string) (int64, error) {
+	stmt := database.Stmt{SQL: `DELETE FROM reconcile_leases WHERE holder = ?`, Args: []any{holder}}
+	if tenant != "" {
+		stmt = database.Stmt{SQL: `DELETE FROM reconcile_leases WHERE holder = ? AND tenant_id = ?`, Args: []any{holder, tenant}}
+	}
+	res, err := s.write(ctx, []database.Stmt{stmt})
+	if err != nil {
+		return 0, fmt.Errorf("lease: clear leases of %s: %w", holder, err)
+	}
+	return res[0].RowsAffected, nil
 }
