@@ -152,9 +152,10 @@ func (r *appInstallResource) options(ctx context.Context, m *appInstallModel, ap
 }
 
 // planApp loads the app and plans its install; plan is nil (without error) when the tenant does not exist yet.
+// atPlan is true in ModifyPlan: destructive changes only drift needs are warnings there (see refuseDestructive).
 // With cached (the plan step) it plans against what refresh read of the tenant moments ago, so a plan costs no
 // request of its own; apply reads afresh (one request) and its batch refuses a database that moved since.
-func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, diags *diag.Diagnostics, cached bool) (*appPlan, bool) {
+func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, diags *diag.Diagnostics, cached, atPlan bool) (*appPlan, bool) {
 	dir := m.Path.ValueString()
 	app, res, err := r.client.App(dir)
 	if err != nil && app == nil && len(res.Issues) == 0 {
@@ -216,7 +217,7 @@ func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, di
 			fmt.Sprintf("%s: version %s is installed; installing %s would downgrade it. Set allow_downgrade = true to allow it.",
 				where, ip.InstalledVersion, app.Manifest.Version))
 	}
-	refuseDestructive(ip.Schema, opts.Allow, where, diags)
+	refuseDestructive(ip.Schema, opts.Allow, where, atPlan, diags)
 	if diags.HasError() {
 		return nil, false
 	}
@@ -263,7 +264,7 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
-	ap, ok := r.planApp(ctx, &plan, &resp.Diagnostics, state != nil)
+	ap, ok := r.planApp(ctx, &plan, &resp.Diagnostics, state != nil, true)
 	if !ok {
 		return
 	}
@@ -303,7 +304,7 @@ func (r *appInstallResource) install(ctx context.Context, m *appInstallModel, pr
 }
 
 func (r *appInstallResource) installOnce(ctx context.Context, m *appInstallModel, prior *appInstallModel, diags *diag.Diagnostics, first, retry bool) bool {
-	ap, ok := r.planApp(ctx, m, diags, first)
+	ap, ok := r.planApp(ctx, m, diags, first, false)
 	if !ok {
 		return false
 	}
@@ -455,6 +456,7 @@ func (r *appInstallResource) Delete(ctx context.Context, req resource.DeleteRequ
 		return
 	}
 	tenantID, name := m.TenantID.ValueString(), m.Name.ValueString()
+	defer r.client.Plans.LockTenant(tenantID)() // one writer per tenant database, as in the bundle's Delete
 	_, db, gone := openTenant(ctx, r.client, tenantID, &resp.Diagnostics)
 	if gone || db == nil {
 		return // gone: the tenant's database, and the app in it, is gone already

@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	engine "github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
@@ -160,4 +162,39 @@ func eachTable(e *env, tenantID string, tables []string, check func(tbl string, 
 		}
 		return nil
 	}
+}
+
+// expectRefreshed is a plan check on the state the plan was made from: the refreshed state (`prior_state`
+// in `show -json`), before the plan's changes. Next to plancheck.ExpectKnownValue on the same attribute it
+// asserts a planned change from → to, e.g. drift true (refresh saw a hand edit) → false (apply repairs it).
+func expectRefreshed(addr string, attr tfjsonpath.Path, check knownvalue.Check) plancheck.PlanCheck {
+	return refreshedCheck{addr: addr, attr: attr, check: check}
+}
+
+type refreshedCheck struct {
+	addr  string
+	attr  tfjsonpath.Path
+	check knownvalue.Check
+}
+
+func (c refreshedCheck) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	if req.Plan.PriorState == nil || req.Plan.PriorState.Values == nil || req.Plan.PriorState.Values.RootModule == nil {
+		resp.Error = fmt.Errorf("%s: the plan has no prior (refreshed) state", c.addr)
+		return
+	}
+	for _, r := range req.Plan.PriorState.Values.RootModule.Resources {
+		if r.Address != c.addr {
+			continue
+		}
+		v, err := tfjsonpath.Traverse(r.AttributeValues, c.attr)
+		if err != nil {
+			resp.Error = fmt.Errorf("%s: refreshed state: %w", c.addr, err)
+			return
+		}
+		if err := c.check.CheckValue(v); err != nil {
+			resp.Error = fmt.Errorf("%s: refreshed state, attribute %s: %w", c.addr, c.attr, err)
+		}
+		return
+	}
+	resp.Error = fmt.Errorf("%s: not in the refreshed state", c.addr)
 }
