@@ -65,17 +65,29 @@ resource "objectstack_app_install" "reports" {
 				}},
 			},
 			{
-				// Drift: a column dropped by hand is planned back and repaired by apply.
+				// Drift: a column dropped by hand. The refreshed state records it ...
 				PreConfig: func() {
 					if err := byHand(e, "gamma", `ALTER TABLE "notes_note" DROP COLUMN "pinned"`); err != nil {
 						t.Fatalf("change the database by hand: %v", err)
 					}
 				},
+				RefreshState:       true,
+				ExpectNonEmptyPlan: true,
+				Check:              resource.TestCheckResourceAttr(res, "drift", "true"),
+			},
+			{
+				// ... the plan puts the column back and apply repairs it.
 				Config: cfg("1.1.0", "blue", "purge_on_destroy = true"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(res, statements, containsStatements(`"pinned"`)),
+					// drift: true in the refreshed state (the hand edit was seen), false once applied.
+					expectRefreshed(res, tfjsonpath.New("drift"), knownvalue.Bool(true)),
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("drift"), knownvalue.Bool(false)),
 				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("drift"), knownvalue.Bool(false)),
+				},
 				Check: checkTables(e, "gamma", "notes_note"),
 			},
 			{
