@@ -3,11 +3,13 @@ package resources
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -46,6 +48,8 @@ type appInstallModel struct {
 	Version          types.String `tfsdk:"version"`
 	InstalledObjects types.List   `tfsdk:"installed_objects"`
 	SeededRecords    types.Int64  `tfsdk:"seeded_records"`
+	PlannedAction    types.String `tfsdk:"planned_action"`
+	Config           types.Map    `tfsdk:"config"`
 	migrationModel
 }
 
@@ -102,6 +106,21 @@ func (r *appInstallResource) Schema(_ context.Context, _ resource.SchemaRequest,
 		MarkdownDescription: "Seed records written by the last install or upgrade.",
 		Computed:            true,
 	}
+	attrs["planned_action"] = schema.StringAttribute{
+		MarkdownDescription: "What applying the plan does to the app: `install`, `upgrade`, `downgrade`, `reinstall` " +
+			"(same version with other package contents or another configuration, or a drifted schema: the registry " +
+			"row is rewritten and seed data loaded again), `repair` (the schema is restored, nothing else) or `none`. " +
+			"Computed at plan time, so a reinstall is visible in the plan even when no statement runs. Right after an " +
+			"apply it holds the action that ran; a refresh sets `none`.",
+		Computed: true,
+	}
+	attrs["config"] = schema.MapAttribute{
+		MarkdownDescription: "The app's configuration as installed: the declared defaults merged with `config_overrides`, " +
+			"values as strings. Refresh reads it from the tenant database, so it is known after an import too; the " +
+			"plan shows the configuration the apply will store, and a change of it is a reinstall.",
+		Computed:    true,
+		ElementType: types.StringType,
+	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Installs a marketplace app (an `app.yaml` manifest with objects, views, flows and seed " +
 			"data) into one tenant database; changing `path` to a newer version upgrades it.\n\n" +
@@ -109,7 +128,12 @@ func (r *appInstallResource) Schema(_ context.Context, _ resource.SchemaRequest,
 			"dependencies on other installed apps, object conflicts with bundles and other apps, the tenant's " +
 			"`max_objects` and `max_records_per_object` quotas): every problem is a plan error. `planned_statements` " +
 			"shows the DDL. Apply runs the schema change, the seed data and the app registry row in one transaction.\n\n" +
-			"Destroying uninstalls the app (refused while another installed app depends on it).",
+			"Destroying uninstalls the app (refused while another installed app depends on it).\n\n" +
+			"Import with `<tenant_id>/<app name>`. An import recovers what the tenant database records (name, version, " +
+			"checksum, objects, `config`) but not the arguments only the configuration holds: `path`, " +
+			"`config_overrides`, `skip_seed_data`, `allow_destructive`, `allow_downgrade` and `purge_on_destroy`. " +
+			"The first plan after an import compares the configured package and configuration with the installed " +
+			"ones: when they differ it shows `config` changing and `planned_action = \"reinstall\"`.",
 		Attributes: attrs,
 	}
 }
@@ -250,6 +274,7 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if plan.TenantID.IsUnknown() || plan.Path.IsUnknown() || plan.ConfigOverrides.IsUnknown() {
 		plan.ID, plan.Name, plan.Version = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
 		plan.InstalledObjects, plan.SeededRecords = types.ListUnknown(types.StringType), types.Int64Unknown()
+		plan.PlannedAction, plan.Config = types.StringUnknown(), types.MapUnknown(types.StringType)
 		plan.setUnknown()
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
@@ -260,6 +285,7 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("name"))
 		plan.identify(a)
 		plan.SeededRecords = types.Int64Unknown()
+		plan.PlannedAction, plan.Config = types.StringValue(string(apps.ActionInstall)), types.MapUnknown(types.StringType)
 		plan.setUnknown()
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
@@ -272,12 +298,28 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 	plan.identify(ap.app)
 	switch {
 	case ap.plan == nil:
+		// The tenant does not exist yet: a fresh install, with the configuration the manifest resolves.
 		plan.setUnknown()
 		plan.SeededRecords = types.Int64Unknown()
+		plan.PlannedAction = types.StringValue(string(apps.ActionInstall))
+		plan.Config = types.MapUnknown(types.StringType)
+		if cfg, err := ap.app.Manifest.ResolveConfig(ap.opts.ConfigOverrides); err == nil {
+			plan.Config = configMap(cfg)
+		}
 	case state != nil && state.Name.ValueString() == name && ap.plan.Action == apps.ActionNone && !state.Drift.ValueBool():
 		plan.migrationModel = state.migrationModel
 		plan.SeededRecords = state.SeededRecords
+		// Like planned_statements, planned_action keeps what the last apply did until a refresh settles it.
+		plan.PlannedAction = state.PlannedAction
+		if plan.PlannedAction.IsNull() || plan.PlannedAction.IsUnknown() {
+			plan.PlannedAction = types.StringValue(string(apps.ActionNone))
+		}
+		plan.Config = configMap(ap.plan.Config)
 	default:
+		// Every real change is in the plan: the action (a reinstall runs no DDL when only the configuration
+		// changed, which would otherwise look like a state-only update) and the configuration it stores.
+		plan.PlannedAction = types.StringValue(plannedAction(ap.plan))
+		plan.Config = configMap(ap.plan.Config)
 		plan.fromPlan(ap.plan.Schema)
 		plan.Checksum = types.StringValue(ap.app.Checksum)
 		plan.DeploymentID = types.StringUnknown()
@@ -366,7 +408,39 @@ func (r *appInstallResource) installOnce(ctx context.Context, m *appInstallModel
 	if m.SeededRecords.IsUnknown() {
 		m.SeededRecords = types.Int64Value(0)
 	}
+	if m.PlannedAction.IsUnknown() {
+		m.PlannedAction = types.StringValue(plannedAction(ap.plan))
+	}
+	if m.Config.IsUnknown() {
+		m.Config = configMap(ap.plan.Config)
+	}
 	return false
+}
+
+// plannedAction names what an apply of ip does; an unchanged package applied to a drifted schema is a repair.
+func plannedAction(ip *apps.InstallPlan) string {
+	if ip.Action == apps.ActionNone {
+		return "repair"
+	}
+	return string(ip.Action)
+}
+
+// configMap is an app configuration as the config attribute shows it: strings as they are, numbers and
+// booleans as their JSON text (what config_overrides takes for them).
+func configMap(cfg map[string]any) types.Map {
+	vals := make(map[string]attr.Value, len(cfg))
+	for k, v := range cfg {
+		if str, ok := v.(string); ok {
+			vals[k] = types.StringValue(str)
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			b = []byte(fmt.Sprint(v))
+		}
+		vals[k] = types.StringValue(string(b))
+	}
+	return types.MapValueMust(types.StringType, vals)
 }
 
 func (r *appInstallResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -430,6 +504,8 @@ func (r *appInstallResource) Read(ctx context.Context, req resource.ReadRequest,
 	m.Version = types.StringValue(inst.Version)
 	m.Checksum = types.StringValue(inst.Checksum)
 	m.InstalledObjects = sortedStrings(inst.Objects)
+	m.Config = configMap(inst.Config)
+	m.PlannedAction = types.StringValue(string(apps.ActionNone)) // nothing is pending after a refresh, as settle does
 	m.Drift = types.BoolValue(found && rep.Drift)
 	if m.DeploymentID.IsNull() {
 		m.DeploymentID = types.StringValue("")

@@ -94,7 +94,11 @@ func (r *deployBundleResource) Schema(_ context.Context, _ resource.SchemaReques
 			"a second plan is empty. When repairing the drift would itself be destructive (a column added by hand), " +
 			"the plan only warns and the apply of that repair is refused unless allowed; `destroy` is never blocked.\n\n" +
 			"Destroying the resource keeps the tables and their data by default and only removes the bundle's " +
-			"ownership (see `purge_on_destroy`).",
+			"ownership (see `purge_on_destroy`).\n\n" +
+			"Import with `<tenant_id>/<bundle name>`. An import recovers what the tenant database records (name, " +
+			"version, checksum, objects, the last deployment) but not the arguments only the configuration holds: " +
+			"`path`, `allow_destructive` and `purge_on_destroy`. The first plan after an import compares the " +
+			"configured bundle with the deployed objects and shows any statements it needs in `planned_statements`.",
 		Attributes: attrs,
 	}
 }
