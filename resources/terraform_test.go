@@ -2,12 +2,15 @@ package resources_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tofu"
 )
 
 // onTerraformEnv marks the test binary re-run by TestAccOnTerraform, so that run does not start another.
@@ -33,6 +36,9 @@ func TestAccOnTerraform(t *testing.T) {
 	}
 	if testing.Short() {
 		t.Skip("-short: the acceptance tests on Terraform take minutes")
+	}
+	if tofu.IsTerraform(context.Background(), os.Getenv("TF_ACC_TERRAFORM_PATH")) {
+		t.Skip("TF_ACC_TERRAFORM_PATH is Terraform already: the acceptance tests ran on it")
 	}
 	bin, err := exec.LookPath("terraform")
 	if err != nil {
