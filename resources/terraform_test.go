@@ -17,9 +17,8 @@ import (
 const onTerraformEnv = "OBJECTSTACK_ACC_ON_TERRAFORM"
 
 // onTerraformRun selects the acceptance tests that run a second time on HashiCorp Terraform: all of them
-// (resource.Test based), which adds about the OpenTofu run's time again (see README). TestTerraformRequestBudget
-// is left out: it drives OpenTofu itself through dev_overrides and counts requests, which depend on the
-// provider, not on the CLI.
+// (resource.Test based), on the local backend only (see backends). TestTerraformRequestBudget is left out: it
+// drives OpenTofu itself through dev_overrides and counts requests, which depend on the provider, not on the CLI.
 const onTerraformRun = `^TestAcc`
 
 // TestAccOnTerraform runs the acceptance tests on HashiCorp Terraform too, when a `terraform` binary is on
