@@ -84,14 +84,30 @@ func checkTenantsGone(e *env, ids ...string) func(*terraform.State) error {
 }
 
 // byHand runs SQL against a tenant database outside the provider, as an operator would.
+//
+// It runs on one connection that first reads the schema table. On the turso backend a connection comes from
+// the dev server's pool and may have cached the schema before the provider's last apply changed it. SQLite
+// notices a stale cache when a statement starts reading, but ALTER TABLE ... DROP COLUMN looks the column up
+// while it is being prepared and fails with "no such column" (seen on the Terraform run of TestAccAppInstall:
+// the schema read on the same database showed the column, and the same DROP succeeded when retried). The read
+// refreshes the cache, as a shell session's first statement would.
 func byHand(e *env, tenantID string, stmts ...string) error {
 	ctx := context.Background()
 	db, err := e.client.Tenants.DB(ctx, tenantID)
 	if err != nil {
 		return err
 	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return err
+	}
 	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
