@@ -3,11 +3,13 @@ package resources
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -46,6 +48,8 @@ type appInstallModel struct {
 	Version          types.String `tfsdk:"version"`
 	InstalledObjects types.List   `tfsdk:"installed_objects"`
 	SeededRecords    types.Int64  `tfsdk:"seeded_records"`
+	PlannedAction    types.String `tfsdk:"planned_action"`
+	Config           types.Map    `tfsdk:"config"`
 	migrationModel
 }
 
@@ -102,6 +106,21 @@ func (r *appInstallResource) Schema(_ context.Context, _ resource.SchemaRequest,
 		MarkdownDescription: "Seed records written by the last install or upgrade.",
 		Computed:            true,
 	}
+	attrs["planned_action"] = schema.StringAttribute{
+		MarkdownDescription: "What applying the plan does to the app: `install`, `upgrade`, `downgrade`, `reinstall` " +
+			"(same version with other package contents or another configuration, or a drifted schema: the registry " +
+			"row is rewritten and seed data loaded again), `repair` (the schema is restored, nothing else) or `none`. " +
+			"Computed at plan time, so a reinstall is visible in the plan even when no statement runs. Right after an " +
+			"apply it holds the action that ran; a refresh sets `none`.",
+		Computed: true,
+	}
+	attrs["config"] = schema.MapAttribute{
+		MarkdownDescription: "The app's configuration as installed: the declared defaults merged with `config_overrides`, " +
+			"values as strings. Refresh reads it from the tenant database, so it is known after an import too; the " +
+			"plan shows the configuration the apply will store, and a change of it is a reinstall.",
+		Computed:    true,
+		ElementType: types.StringType,
+	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Installs a marketplace app (an `app.yaml` manifest with objects, views, flows and seed " +
 			"data) into one tenant database; changing `path` to a newer version upgrades it.\n\n" +
@@ -110,7 +129,12 @@ func (r *appInstallResource) Schema(_ context.Context, _ resource.SchemaRequest,
 			"constraint another installed app declares on this one —, object conflicts with bundles and other apps, the tenant's " +
 			"`max_objects`, `max_records_per_object` and `max_deployments_per_day` quotas): every problem is a plan error. `planned_statements` " +
 			"shows the DDL. Apply runs the schema change, the seed data and the app registry row in one transaction.\n\n" +
-			"Destroying uninstalls the app (refused while another installed app depends on it).",
+			"Destroying uninstalls the app (refused while another installed app depends on it).\n\n" +
+			"Import with `<tenant_id>/<app name>`. An import recovers what the tenant database records (name, version, " +
+			"checksum, objects, `config`) but not the arguments only the configuration holds: `path`, " +
+			"`config_overrides`, `skip_seed_data`, `allow_destructive`, `allow_downgrade` and `purge_on_destroy`. " +
+			"The first plan after an import compares the configured package and configuration with the installed " +
+			"ones: when they differ it shows `config` changing and `planned_action = \"reinstall\"`.",
 		Attributes: attrs,
 	}
 }
@@ -153,9 +177,10 @@ func (r *appInstallResource) options(ctx context.Context, m *appInstallModel, ap
 }
 
 // planApp loads the app and plans its install; plan is nil (without error) when the tenant does not exist yet.
+// atPlan is true in ModifyPlan: destructive changes only drift needs are warnings there (see refuseDestructive).
 // With cached (the plan step) it plans against what refresh read of the tenant moments ago, so a plan costs no
 // request of its own; apply reads afresh (one request) and its batch refuses a database that moved since.
-func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, diags *diag.Diagnostics, cached bool) (*appPlan, bool) {
+func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, diags *diag.Diagnostics, cached, atPlan bool) (*appPlan, bool) {
 	dir := m.Path.ValueString()
 	app, res, err := r.client.App(dir)
 	if err != nil && app == nil && len(res.Issues) == 0 {
@@ -217,7 +242,7 @@ func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, di
 			fmt.Sprintf("%s: version %s is installed; installing %s would downgrade it. Set allow_downgrade = true to allow it.",
 				where, ip.InstalledVersion, app.Manifest.Version))
 	}
-	refuseDestructive(ip.Schema, opts.Allow, where, diags)
+	refuseDestructive(ip.Schema, opts.Allow, where, atPlan, diags)
 	if diags.HasError() {
 		return nil, false
 	}
@@ -250,6 +275,7 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if plan.TenantID.IsUnknown() || plan.Path.IsUnknown() || plan.ConfigOverrides.IsUnknown() {
 		plan.ID, plan.Name, plan.Version = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
 		plan.InstalledObjects, plan.SeededRecords = types.ListUnknown(types.StringType), types.Int64Unknown()
+		plan.PlannedAction, plan.Config = types.StringUnknown(), types.MapUnknown(types.StringType)
 		plan.setUnknown()
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
@@ -260,11 +286,12 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("name"))
 		plan.identify(a)
 		plan.SeededRecords = types.Int64Unknown()
+		plan.PlannedAction, plan.Config = types.StringValue(string(apps.ActionInstall)), types.MapUnknown(types.StringType)
 		plan.setUnknown()
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
-	ap, ok := r.planApp(ctx, &plan, &resp.Diagnostics, state != nil)
+	ap, ok := r.planApp(ctx, &plan, &resp.Diagnostics, state != nil, true)
 	if !ok {
 		return
 	}
@@ -272,12 +299,28 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 	plan.identify(ap.app)
 	switch {
 	case ap.plan == nil:
+		// The tenant does not exist yet: a fresh install, with the configuration the manifest resolves.
 		plan.setUnknown()
 		plan.SeededRecords = types.Int64Unknown()
+		plan.PlannedAction = types.StringValue(string(apps.ActionInstall))
+		plan.Config = types.MapUnknown(types.StringType)
+		if cfg, err := ap.app.Manifest.ResolveConfig(ap.opts.ConfigOverrides); err == nil {
+			plan.Config = configMap(cfg)
+		}
 	case state != nil && state.Name.ValueString() == name && ap.plan.Action == apps.ActionNone && !state.Drift.ValueBool():
 		plan.migrationModel = state.migrationModel
 		plan.SeededRecords = state.SeededRecords
+		// Like planned_statements, planned_action keeps what the last apply did until a refresh settles it.
+		plan.PlannedAction = state.PlannedAction
+		if plan.PlannedAction.IsNull() || plan.PlannedAction.IsUnknown() {
+			plan.PlannedAction = types.StringValue(string(apps.ActionNone))
+		}
+		plan.Config = configMap(ap.plan.Config)
 	default:
+		// Every real change is in the plan: the action (a reinstall runs no DDL when only the configuration
+		// changed, which would otherwise look like a state-only update) and the configuration it stores.
+		plan.PlannedAction = types.StringValue(plannedAction(ap.plan))
+		plan.Config = configMap(ap.plan.Config)
 		plan.fromPlan(ap.plan.Schema)
 		plan.Checksum = types.StringValue(ap.app.Checksum)
 		plan.DeploymentID = types.StringUnknown()
@@ -304,7 +347,7 @@ func (r *appInstallResource) install(ctx context.Context, m *appInstallModel, pr
 }
 
 func (r *appInstallResource) installOnce(ctx context.Context, m *appInstallModel, prior *appInstallModel, diags *diag.Diagnostics, first, retry bool) bool {
-	ap, ok := r.planApp(ctx, m, diags, first)
+	ap, ok := r.planApp(ctx, m, diags, first, false)
 	if !ok {
 		return false
 	}
@@ -366,7 +409,39 @@ func (r *appInstallResource) installOnce(ctx context.Context, m *appInstallModel
 	if m.SeededRecords.IsUnknown() {
 		m.SeededRecords = types.Int64Value(0)
 	}
+	if m.PlannedAction.IsUnknown() {
+		m.PlannedAction = types.StringValue(plannedAction(ap.plan))
+	}
+	if m.Config.IsUnknown() {
+		m.Config = configMap(ap.plan.Config)
+	}
 	return false
+}
+
+// plannedAction names what an apply of ip does; an unchanged package applied to a drifted schema is a repair.
+func plannedAction(ip *apps.InstallPlan) string {
+	if ip.Action == apps.ActionNone {
+		return "repair"
+	}
+	return string(ip.Action)
+}
+
+// configMap is an app configuration as the config attribute shows it: strings as they are, numbers and
+// booleans as their JSON text (what config_overrides takes for them).
+func configMap(cfg map[string]any) types.Map {
+	vals := make(map[string]attr.Value, len(cfg))
+	for k, v := range cfg {
+		if str, ok := v.(string); ok {
+			vals[k] = types.StringValue(str)
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			b = []byte(fmt.Sprint(v))
+		}
+		vals[k] = types.StringValue(string(b))
+	}
+	return types.MapValueMust(types.StringType, vals)
 }
 
 func (r *appInstallResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -430,6 +505,8 @@ func (r *appInstallResource) Read(ctx context.Context, req resource.ReadRequest,
 	m.Version = types.StringValue(inst.Version)
 	m.Checksum = types.StringValue(inst.Checksum)
 	m.InstalledObjects = sortedStrings(inst.Objects)
+	m.Config = configMap(inst.Config)
+	m.PlannedAction = types.StringValue(string(apps.ActionNone)) // nothing is pending after a refresh, as settle does
 	m.Drift = types.BoolValue(found && rep.Drift)
 	if m.DeploymentID.IsNull() {
 		m.DeploymentID = types.StringValue("")
@@ -456,6 +533,7 @@ func (r *appInstallResource) Delete(ctx context.Context, req resource.DeleteRequ
 		return
 	}
 	tenantID, name := m.TenantID.ValueString(), m.Name.ValueString()
+	defer r.client.Plans.LockTenant(tenantID)() // one writer per tenant database, as in the bundle's Delete
 	_, db, gone := openTenant(ctx, r.client, tenantID, &resp.Diagnostics)
 	if gone || db == nil {
 		return // gone: the tenant's database, and the app in it, is gone already

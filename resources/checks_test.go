@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	engine "github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
@@ -82,14 +84,30 @@ func checkTenantsGone(e *env, ids ...string) func(*terraform.State) error {
 }
 
 // byHand runs SQL against a tenant database outside the provider, as an operator would.
+//
+// It runs on one connection that first reads the schema table. On the turso backend a connection comes from
+// the dev server's pool and may have cached the schema before the provider's last apply changed it. SQLite
+// notices a stale cache when a statement starts reading, but ALTER TABLE ... DROP COLUMN looks the column up
+// while it is being prepared and fails with "no such column" (seen on the Terraform run of TestAccAppInstall:
+// the schema read on the same database showed the column, and the same DROP succeeded when retried). The read
+// refreshes the cache, as a shell session's first statement would.
 func byHand(e *env, tenantID string, stmts ...string) error {
 	ctx := context.Background()
 	db, err := e.client.Tenants.DB(ctx, tenantID)
 	if err != nil {
 		return err
 	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return err
+	}
 	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
@@ -160,4 +178,39 @@ func eachTable(e *env, tenantID string, tables []string, check func(tbl string, 
 		}
 		return nil
 	}
+}
+
+// expectRefreshed is a plan check on the state the plan was made from: the refreshed state (`prior_state`
+// in `show -json`), before the plan's changes. Next to plancheck.ExpectKnownValue on the same attribute it
+// asserts a planned change from → to, e.g. drift true (refresh saw a hand edit) → false (apply repairs it).
+func expectRefreshed(addr string, attr tfjsonpath.Path, check knownvalue.Check) plancheck.PlanCheck {
+	return refreshedCheck{addr: addr, attr: attr, check: check}
+}
+
+type refreshedCheck struct {
+	addr  string
+	attr  tfjsonpath.Path
+	check knownvalue.Check
+}
+
+func (c refreshedCheck) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	if req.Plan.PriorState == nil || req.Plan.PriorState.Values == nil || req.Plan.PriorState.Values.RootModule == nil {
+		resp.Error = fmt.Errorf("%s: the plan has no prior (refreshed) state", c.addr)
+		return
+	}
+	for _, r := range req.Plan.PriorState.Values.RootModule.Resources {
+		if r.Address != c.addr {
+			continue
+		}
+		v, err := tfjsonpath.Traverse(r.AttributeValues, c.attr)
+		if err != nil {
+			resp.Error = fmt.Errorf("%s: refreshed state: %w", c.addr, err)
+			return
+		}
+		if err := c.check.CheckValue(v); err != nil {
+			resp.Error = fmt.Errorf("%s: refreshed state, attribute %s: %w", c.addr, c.attr, err)
+		}
+		return
+	}
+	resp.Error = fmt.Errorf("%s: not in the refreshed state", c.addr)
 }

@@ -92,9 +92,14 @@ func (r *deployBundleResource) Schema(_ context.Context, _ resource.SchemaReques
 			"in the same database are never changed.\n\n" +
 			"Destructive changes (dropping a table or column, lossy type changes) fail the plan unless their kind is in " +
 			"`allow_destructive`. A database changed by hand shows up as `drift` and a planned update; after an apply " +
-			"a second plan is empty.\n\n" +
+			"a second plan is empty. When repairing the drift would itself be destructive (a column added by hand), " +
+			"the plan only warns and the apply of that repair is refused unless allowed; `destroy` is never blocked.\n\n" +
 			"Destroying the resource keeps the tables and their data by default and only removes the bundle's " +
-			"ownership (see `purge_on_destroy`).",
+			"ownership (see `purge_on_destroy`).\n\n" +
+			"Import with `<tenant_id>/<bundle name>`. An import recovers what the tenant database records (name, " +
+			"version, checksum, objects, the last deployment) but not the arguments only the configuration holds: " +
+			"`path`, `allow_destructive` and `purge_on_destroy`. The first plan after an import compares the " +
+			"configured bundle with the deployed objects and shows any statements it needs in `planned_statements`.",
 		Attributes: attrs,
 	}
 }
@@ -228,7 +233,7 @@ func (r *deployBundleResource) ModifyPlan(ctx context.Context, req resource.Modi
 		return
 	}
 	where := fmt.Sprintf("tenant %s, bundle %s", plan.TenantID.ValueString(), name)
-	refuseDestructive(bp.plan, allowedKinds(ctx, plan.AllowDestructive, &resp.Diagnostics), where, &resp.Diagnostics)
+	refuseDestructive(bp.plan, allowedKinds(ctx, plan.AllowDestructive, &resp.Diagnostics), where, true, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -284,7 +289,7 @@ func (r *deployBundleResource) applyOnce(ctx context.Context, m *deployBundleMod
 	name := bp.b.Manifest.Name
 	where := fmt.Sprintf("tenant %s, bundle %s", tenantID, name)
 	allow := allowedKinds(ctx, m.AllowDestructive, diags)
-	refuseDestructive(bp.plan, allow, where, diags)
+	refuseDestructive(bp.plan, allow, where, false, diags)
 	if diags.HasError() {
 		return false
 	}
@@ -420,6 +425,9 @@ func (r *deployBundleResource) Delete(ctx context.Context, req resource.DeleteRe
 		return
 	}
 	tenantID, name := m.TenantID.ValueString(), m.Name.ValueString()
+	// A destroy removes a tenant's bundles and apps in parallel; two write transactions at once on one
+	// Turso database make one fail with "database is locked", so they take turns as applies do.
+	defer r.client.Plans.LockTenant(tenantID)()
 	_, db, gone := openTenant(ctx, r.client, tenantID, &resp.Diagnostics)
 	if gone || db == nil {
 		return // gone: the tenant (and with it the database) is gone already

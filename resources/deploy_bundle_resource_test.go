@@ -97,15 +97,31 @@ resource "objectstack_deploy_bundle" "crm" {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(res, statements, containsStatements(`"industry"`)),
+					// drift: true in the refreshed state (the hand edit was seen), false once applied.
+					expectRefreshed(res, tfjsonpath.New("drift"), knownvalue.Bool(true)),
 					plancheck.ExpectKnownValue(res, tfjsonpath.New("drift"), knownvalue.Bool(false)),
 				}},
 			},
 			{
-				// Apply repairs the drift; the framework then checks that the next plan is empty.
+				// The refreshed state itself records the drift (`terraform refresh`, `apply -refresh-only`).
+				RefreshState:       true,
+				ExpectNonEmptyPlan: true,
+				Check:              resource.TestCheckResourceAttr(res, "drift", "true"),
+			},
+			{
+				// Apply repairs the drift (the plan shows drift true → false); the framework then checks that
+				// the next plan is empty.
 				Config: cfg("v3", `allow_destructive = ["drop_column"]`),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate)},
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+						expectRefreshed(res, tfjsonpath.New("drift"), knownvalue.Bool(true)),
+						plancheck.ExpectKnownValue(res, tfjsonpath.New("drift"), knownvalue.Bool(false)),
+					},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("drift"), knownvalue.Bool(false)),
 				},
 			},
 			{

@@ -3,6 +3,7 @@ package resources_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -95,10 +96,18 @@ func tursoEnv(t *testing.T) *env {
 	return newEnv(t, s, block)
 }
 
-// backends runs f once per backend, as parallel subtests (two OpenTofu pipelines fit two cores).
+// backends runs f once per backend, as parallel subtests (two OpenTofu pipelines fit two cores). The second
+// run on HashiCorp Terraform (TestAccOnTerraform) uses the local backend only: what it checks is how the CLI
+// drives the provider, which does not depend on the backend, and it keeps that run to about half the time.
 func backends(t *testing.T, f func(t *testing.T, e *env)) {
 	t.Run("local", func(t *testing.T) { t.Parallel(); f(t, localEnv(t)) })
-	t.Run("turso", func(t *testing.T) { t.Parallel(); f(t, tursoEnv(t)) })
+	t.Run("turso", func(t *testing.T) {
+		if os.Getenv(onTerraformEnv) != "" {
+			t.Skip("the run on Terraform covers the local backend; turso ran on OpenTofu")
+		}
+		t.Parallel()
+		f(t, tursoEnv(t))
+	})
 }
 
 func testdata(t *testing.T, rel string) string {

@@ -5,7 +5,9 @@ package resources
 // resources show, refuse and re-check that plan the same way.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
 	engine "github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 )
 
@@ -88,7 +91,10 @@ func allowDestructiveAttribute(what string) schema.SetAttribute {
 	return schema.SetAttribute{
 		MarkdownDescription: "Destructive change kinds this " + what + " may make: `drop_table`, `drop_column`, " +
 			"`lossy_type_change`. A plan with a destructive change whose kind is not listed fails, naming each change; " +
-			"nothing is applied.",
+			"nothing is applied. A destructive change that only repairing drift needs (say a column added by hand, " +
+			"which restoring the deployed schema drops) does not fail the plan: it is a warning, so `destroy` and " +
+			"changes elsewhere are never blocked by a hand edit, but applying that repair is refused unless its kind " +
+			"is listed.",
 		Optional:    true,
 		ElementType: types.StringType,
 		Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.OneOf(
@@ -165,8 +171,13 @@ func (m *migrationModel) settle() {
 	m.HasBreakingChanges = types.BoolValue(false)
 }
 
-// refuseDestructive adds one error per destructive change whose kind is not allowed.
-func refuseDestructive(p *engine.Plan, allow []engine.DestructiveKind, where string, diags *diag.Diagnostics) {
+// refuseDestructive adds one diagnostic per destructive change whose kind is not allowed. At apply every
+// such change is an error: allow_destructive is what apply may run. At plan time (atPlan) only the changes
+// the configuration asks for are errors; those that only repairing drift needs (a column added by hand, a
+// type changed by hand) are warnings. Terraform and OpenTofu plan in normal mode before every destroy, so
+// an error there would make a tenant changed by hand impossible to destroy, and a change elsewhere in the
+// configuration impossible to plan; the update stays in the plan, visible, and its apply refuses it.
+func refuseDestructive(p *engine.Plan, allow []engine.DestructiveKind, where string, atPlan bool, diags *diag.Diagnostics) {
 	if err := p.CheckAllowed(allow); err == nil {
 		return
 	}
@@ -174,6 +185,7 @@ func refuseDestructive(p *engine.Plan, allow []engine.DestructiveKind, where str
 	for _, k := range allow {
 		allowed[k] = true
 	}
+	fromDrift := driftOnly(p)
 	n := 0
 	for _, d := range p.Destructive {
 		if allowed[d.Kind] {
@@ -184,14 +196,112 @@ func refuseDestructive(p *engine.Plan, allow []engine.DestructiveKind, where str
 		if d.Field != "" {
 			target += "." + d.Field
 		}
+		if !fromDrift[d] {
+			diags.AddAttributeError(path.Root("allow_destructive"), "Destructive change refused",
+				fmt.Sprintf("%s: %s %s: %s\nNothing was applied. To allow it, add %q to allow_destructive.",
+					where, d.Kind, target, d.Message, string(d.Kind)))
+			continue
+		}
+		msg := fmt.Sprintf("%s: the database was changed outside Terraform; restoring the deployed schema needs %s %s: %s\n",
+			where, d.Kind, target, d.Message)
+		if atPlan {
+			diags.AddAttributeWarning(path.Root("allow_destructive"), "Drift needs a destructive change",
+				msg+fmt.Sprintf("The configuration does not ask for it, so the plan goes on (a destroy is not blocked), "+
+					"but applying this update refuses it. To restore the schema, add %q to allow_destructive; "+
+					"or undo the change by hand.", string(d.Kind)))
+			continue
+		}
 		diags.AddAttributeError(path.Root("allow_destructive"), "Destructive change refused",
-			fmt.Sprintf("%s: %s %s: %s\nNothing was applied. To allow it, add %q to allow_destructive.",
-				where, d.Kind, target, d.Message, string(d.Kind)))
+			msg+fmt.Sprintf("Nothing was applied. To allow it, add %q to allow_destructive; or undo the change by hand.", string(d.Kind)))
 	}
 	if n == 0 {
 		diags.AddAttributeError(path.Root("allow_destructive"), "Destructive change refused",
 			fmt.Sprintf("%s: %v", where, p.CheckAllowed(allow)))
 	}
+}
+
+// driftOnly marks the destructive changes of p that only drift asks for: restoring the owner's objects as
+// registered (what the last apply deployed) against the live database needs them too, and the configured
+// definition of the object or field concerned is the registered one. A change the configuration makes (a
+// field removed or retyped in the bundle, an object dropped) is never drift, even where the database also
+// drifted. Planned from the State p was made from, so it costs no request.
+func driftOnly(p *engine.Plan) map[engine.DestructiveChange]bool {
+	st := p.State()
+	if st == nil || len(p.Destructive) == 0 {
+		return nil
+	}
+	regs, err := st.Registered()
+	if err != nil {
+		return nil
+	}
+	var deployed []bundle.Object
+	for _, ro := range regs {
+		if ro.Owner == p.Owner {
+			deployed = append(deployed, ro.Definition)
+		}
+	}
+	if len(deployed) == 0 {
+		return nil
+	}
+	restore, err := st.Plan(p.Owner, deployed)
+	if err != nil {
+		return nil
+	}
+	needed := map[engine.DestructiveChange]bool{}
+	for _, d := range restore.Destructive {
+		needed[engine.DestructiveChange{Kind: d.Kind, Object: d.Object, Field: d.Field}] = true
+	}
+	out := map[engine.DestructiveChange]bool{}
+	for _, d := range p.Destructive {
+		if needed[engine.DestructiveChange{Kind: d.Kind, Object: d.Object, Field: d.Field}] &&
+			sameDefinition(deployed, p.Objects(), d.Object, d.Field) {
+			out[d] = true
+		}
+	}
+	return out
+}
+
+// sameDefinition reports whether object (and field, when not empty) is defined the same way in a and b:
+// both absent counts as the same (a column added by hand belongs to no field).
+func sameDefinition(a, b []bundle.Object, object, field string) bool {
+	oa, ob := findObject(a, object), findObject(b, object)
+	if oa == nil || ob == nil {
+		return oa == nil && ob == nil
+	}
+	if field == "" {
+		return sameJSON(*oa, *ob)
+	}
+	fa, fb := findField(oa, field), findField(ob, field)
+	if fa == nil || fb == nil {
+		return fa == nil && fb == nil
+	}
+	return sameJSON(*fa, *fb)
+}
+
+// sameJSON compares two definitions as the registry stores them (JSON), which leaves out where they were
+// loaded from (file, line).
+func sameJSON(a, b any) bool {
+	x, errX := json.Marshal(a)
+	y, errY := json.Marshal(b)
+	return errX == nil && errY == nil && bytes.Equal(x, y)
+}
+
+func findObject(objs []bundle.Object, name string) *bundle.Object {
+	for i := range objs {
+		if objs[i].Name == name {
+			return &objs[i]
+		}
+	}
+	return nil
+}
+
+func findField(o *bundle.Object, key string) *bundle.Field {
+	for i := range o.Fields {
+		if o.Fields[i].Key == key || o.Fields[i].Column() == key {
+			return &o.Fields[i]
+		}
+	}
+	return nil
 }
 
 // plannedStatementsChanged refuses an apply whose database moved since the plan: it compares the

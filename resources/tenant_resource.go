@@ -105,7 +105,10 @@ func (r *tenantResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"Changing `id`, `org_id` or `region` replaces the tenant (and its database). A tenant deleted or archived " +
 			"outside Terraform is removed from state on the next refresh, so the plan recreates it.\n\n" +
 			"Destroying follows `on_destroy`; by default (like the protocol's `onTenantDelete`) the database is kept for " +
-			"a 72-hour grace period with a backup before it is deleted.",
+			"a 72-hour grace period with a backup before it is deleted.\n\n" +
+			"Import with the tenant id. Everything the tenant registry records is read back; `on_destroy` lives only in " +
+			"Terraform state, so an import cannot recover it: until an apply records the configured value, a destroy " +
+			"follows the default (grace period and backup).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "Tenant id: 2-41 characters, a lower-case letter followed by lower-case letters, digits " +

@@ -33,9 +33,11 @@ func Main(m *testing.M) {
 //   - TF_ACC=1 unless already set: terraform-plugin-testing skips every resource.Test without it, and the
 //     project's single test command (`go test ./...`, the README's and CI's) must run the acceptance tests.
 //     Set TF_ACC=0 explicitly to skip them.
-//   - TF_ACC_TERRAFORM_PATH: an OpenTofu binary, found or built by tofu.Tofu.
+//   - TF_ACC_TERRAFORM_PATH: an OpenTofu binary, found or built by tofu.Tofu; or HashiCorp Terraform when
+//     the caller set it to one (the resources package runs part of its suite on Terraform that way).
 //   - TF_ACC_PROVIDER_HOST / TF_ACC_PROVIDER_NAMESPACE: the provider's address, so the in-process provider
-//     reattaches under the same source address the test configurations require.
+//     reattaches under the same source address the test configurations require: registry.opentofu.org for
+//     OpenTofu, registry.terraform.io for Terraform (each resolves `objectstack-ai/...` to its own registry).
 //   - TF_CLI_CONFIG_FILE: always our own (empty) file. The environment may point it at a missing file,
 //     which makes OpenTofu print a warning that breaks terraform-exec's version detection.
 //   - CHECKPOINT_DISABLE=1: no update check over the network.
@@ -64,7 +66,11 @@ func Setup() (func(), error) {
 		return nil, err
 	}
 	os.Setenv("TF_ACC_TERRAFORM_PATH", bin)
-	os.Setenv("TF_ACC_PROVIDER_HOST", tofu.ProviderHost)
+	host := tofu.ProviderHost
+	if tofu.IsTerraform(ctx, bin) {
+		host = tofu.TerraformHost
+	}
+	os.Setenv("TF_ACC_PROVIDER_HOST", host)
 	os.Setenv("TF_ACC_PROVIDER_NAMESPACE", tofu.ProviderNamespace)
 	os.Setenv("TF_CLI_CONFIG_FILE", cfg)
 	os.Setenv("CHECKPOINT_DISABLE", "1")

@@ -95,6 +95,21 @@ func runnable(ctx context.Context, path, versionArg string) bool {
 	return cmd.Run() == nil
 }
 
+// TerraformHost is the registry host HashiCorp Terraform resolves `objectstack-ai/objectstack` to (OpenTofu's is
+// ProviderHost): a provider reattached for a test must be announced under the host the binary expects.
+const TerraformHost = "registry.terraform.io"
+
+// IsTerraform reports whether the binary at path is HashiCorp Terraform rather than OpenTofu: its `version`
+// output starts with "Terraform v" (OpenTofu's with "OpenTofu v").
+func IsTerraform(ctx context.Context, path string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "version")
+	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
+	out, err := cmd.Output()
+	return err == nil && bytes.HasPrefix(bytes.TrimSpace(out), []byte("Terraform v"))
+}
+
 // Tofu returns a runnable OpenTofu binary: $TF_ACC_TERRAFORM_PATH when set, else <repo>/bin/tofu when
 // it runs, else it builds <repo>/bin/tofu from the tools module (several minutes on a cold cache; a line
 // on log says so). Concurrent callers (parallel test packages) share one build through a lock file.

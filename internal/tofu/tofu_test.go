@@ -3,6 +3,7 @@ package tofu
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,5 +64,20 @@ func TestRunnable(t *testing.T) {
 	}
 	if Runnable(ctx, t.TempDir()) {
 		t.Fatal("directory reported runnable")
+	}
+}
+
+// IsTerraform tells HashiCorp Terraform from OpenTofu by `version`, which decides the registry host the
+// acceptance tests reattach the provider under; a missing binary is neither.
+func TestIsTerraform(t *testing.T) {
+	ctx := context.Background()
+	if IsTerraform(ctx, filepath.Join(t.TempDir(), "nope")) {
+		t.Fatal("missing file reported as Terraform")
+	}
+	if bin, err := exec.LookPath("terraform"); err == nil && !IsTerraform(ctx, bin) {
+		t.Errorf("%s not recognised as Terraform", bin)
+	}
+	if bin, err := exec.LookPath("tofu"); err == nil && IsTerraform(ctx, bin) {
+		t.Errorf("%s (OpenTofu) recognised as Terraform", bin)
 	}
 }
