@@ -177,6 +177,15 @@ func (r *Reconciler) planTenant(ctx context.Context, d *Desired) *tenantPlan {
 			return tp
 		}
 	}
+	// The plans wait for their wave: keep only what the batch needs of the read.
+	tp.state = st.Compact()
+	for _, up := range tp.units {
+		if up.plan != nil {
+			up.plan.Compact()
+		} else if up.install != nil && up.install.Schema != nil {
+			up.install.Schema.Compact()
+		}
+	}
 	if len(d.Orphans) > 0 {
 		steps, refused, err := planPrune(ctx, db, d)
 		if err != nil {

@@ -40,6 +40,19 @@ type Plan struct {
 	state        *State            // what the plan was made from (nil for plans made inside a legacy transaction)
 }
 
+// Compact drops what only planning needed (the State's schema and registry rows, the desired tables, stored
+// definitions) and keeps what applying the plan needs; see State.Compact. A compacted plan cannot seed
+// State.After.
+func (p *Plan) Compact() {
+	if p.state != nil {
+		p.state = p.state.Compact()
+	}
+	p.want = nil
+	for i := range p.registered {
+		p.registered[i].Definition = nil
+	}
+}
+
 // State is the State the plan was made from (nil for a plan made inside a legacy transaction).
 func (p *Plan) State() *State { return p.state }
 

@@ -85,6 +85,7 @@ func EnsureRegistry(ctx context.Context, db *sql.DB) error {
 type registryRow struct {
 	Owner, Name, Table, Checksum string
 	Definition                   []byte
+	chained                      bool // written by a plan chained with State.After, not read from the database
 }
 
 func readRegistry(ctx context.Context, q queryer, owner Owner) ([]registryRow, error) {

@@ -363,6 +363,9 @@ func (s *State) Plan(owner Owner, objects []bundle.Object) (*Plan, error) {
 		return nil, fmt.Errorf("plan: owner %q is not bundle:<name> or app:<name>", owner)
 	}
 	for _, r := range s.reg {
+		if r.Owner == string(owner) && r.chained {
+			return nil, fmt.Errorf("plan %s: this owner was already planned in the same revision", owner)
+		}
 		if r.Owner == string(owner) && r.Definition == nil {
 			return nil, fmt.Errorf("plan %s: the state was read without this owner's definitions", owner)
 		}
@@ -373,6 +376,16 @@ func (s *State) Plan(owner Owner, objects []bundle.Object) (*Plan, error) {
 	}
 	p.state = s
 	return p, nil
+}
+
+// Compact returns the part of s a Batch needs — the values it re-checks and whether the registry exists —
+// without the schema and registry rows. A rollout holds every tenant's plans until its wave applies; keeping
+// only this much of each read is what keeps a fleet's peak memory flat.
+func (s *State) Compact() *State {
+	r := s.read()
+	return &State{cur: &dbSchema{Tables: map[string]*table{}, HasRegistry: r.cur.HasRegistry}, schemaVersion: r.schemaVersion,
+		regDigest: r.regDigest, hasRegDigest: r.hasRegDigest, hasLockTable: r.hasLockTable, leaseHolder: r.leaseHolder,
+		leaseExpires: r.leaseExpires, guards: r.guards, extra: map[string]database.Result{}, expectEmpty: r.expectEmpty}
 }
 
 // read is the State as read from the database (s itself unless s came from After).
@@ -409,12 +422,11 @@ func (s *State) After(p *Plan) *State {
 			n.reg = append(n.reg, r)
 		}
 	}
+	// The owner's rows carry no stored definition: a revision plans each owner once, so nothing decodes them,
+	// and a fleet's plans are all held until their wave applies (encoding every object again per tenant was
+	// most of a rollout's peak memory). Planning the same owner again on this State is refused (Plan).
 	for _, o := range p.objects {
-		def, err := encodeObject(o)
-		if err != nil {
-			continue // buildPlan encoded every object already; it cannot fail here
-		}
-		n.reg = append(n.reg, registryRow{Owner: string(p.Owner), Name: o.Name, Table: p.tables[o.Name], Checksum: p.checksums[o.Name], Definition: def})
+		n.reg = append(n.reg, registryRow{Owner: string(p.Owner), Name: o.Name, Table: p.tables[o.Name], Checksum: p.checksums[o.Name], chained: true})
 	}
 	sort.Slice(n.reg, func(i, j int) bool { return n.reg[i].Name < n.reg[j].Name })
 	return &n
