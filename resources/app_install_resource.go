@@ -332,18 +332,9 @@ func (r *appInstallResource) ModifyPlan(ctx context.Context, req resource.Modify
 // install reads the tenant, plans and installs in one batch; a batch made stale by another resource of the same
 // tenant (applied in parallel) reads again, as the bundle resource does.
 func (r *appInstallResource) install(ctx context.Context, m *appInstallModel, prior *appInstallModel, diags *diag.Diagnostics) {
-	tenantID := m.TenantID.ValueString()
-	defer r.client.Plans.LockTenant(tenantID)()
-	for attempt := 1; ; attempt++ {
-		var retry diag.Diagnostics
-		if !r.installOnce(ctx, m, prior, &retry, attempt == 1, attempt < staleRetries) {
-			diags.Append(retry...)
-			if !retry.HasError() {
-				r.client.Plans.ForgetTenant(tenantID)
-			}
-			return
-		}
-	}
+	applyInTenant(r.client, m.TenantID.ValueString(), diags, func(d *diag.Diagnostics, first, retry bool) bool {
+		return r.installOnce(ctx, m, prior, d, first, retry)
+	})
 }
 
 func (r *appInstallResource) installOnce(ctx context.Context, m *appInstallModel, prior *appInstallModel, diags *diag.Diagnostics, first, retry bool) bool {

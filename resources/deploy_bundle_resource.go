@@ -257,22 +257,10 @@ func (r *deployBundleResource) ModifyPlan(ctx context.Context, req resource.Modi
 // parallel) makes the batch stale: it reads again, and goes on only while the statements are still those the
 // plan showed.
 func (r *deployBundleResource) apply(ctx context.Context, m *deployBundleModel, prior *deployBundleModel, diags *diag.Diagnostics) {
-	tenantID := m.TenantID.ValueString()
-	defer r.client.Plans.LockTenant(tenantID)()
-	for attempt := 1; ; attempt++ {
-		var retry diag.Diagnostics
-		if !r.applyOnce(ctx, m, prior, &retry, attempt == 1, attempt < staleRetries) {
-			diags.Append(retry...)
-			if !retry.HasError() {
-				r.client.Plans.ForgetTenant(tenantID)
-			}
-			return
-		}
-	}
+	applyInTenant(r.client, m.TenantID.ValueString(), diags, func(d *diag.Diagnostics, first, retry bool) bool {
+		return r.applyOnce(ctx, m, prior, d, first, retry)
+	})
 }
-
-// staleRetries bounds how often an apply re-reads a tenant whose database moved under it.
-const staleRetries = 3
 
 // applyOnce is one read and one batch; it returns true when the batch was stale and retry allows another go.
 func (r *deployBundleResource) applyOnce(ctx context.Context, m *deployBundleModel, prior *deployBundleModel, diags *diag.Diagnostics, first, retry bool) bool {

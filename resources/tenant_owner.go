@@ -118,3 +118,24 @@ type ownerState struct {
 	objects  []bundle.Object
 	drift    bool
 }
+
+// staleRetries bounds how often an apply re-reads a tenant whose database moved under it.
+const staleRetries = 3
+
+// applyInTenant runs once — one read and one batch of a bundle or app apply — holding the tenant's apply turn
+// in this provider process, again while it reports a stale batch (another writer moved the database between
+// its read and its batch) and retries are left; first is true on the first go, which may plan from what
+// refresh or the plan step read moments ago. A successful apply makes every other read of the tenant stale.
+func applyInTenant(c *provider.Client, tenantID string, diags *diag.Diagnostics, once func(d *diag.Diagnostics, first, retry bool) bool) {
+	defer c.Plans.LockTenant(tenantID)()
+	for attempt := 1; ; attempt++ {
+		var d diag.Diagnostics
+		if !once(&d, attempt == 1, attempt < staleRetries) {
+			diags.Append(d...)
+			if !d.HasError() {
+				c.Plans.ForgetTenant(tenantID)
+			}
+			return
+		}
+	}
+}

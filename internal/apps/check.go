@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 )
 
@@ -249,7 +250,9 @@ func (tn *Tenant) projectedRows(app *App, env string) ([]projection, error) {
 			tbl := t.obj.Table()
 			// Read in the same round trip as the schema (Reads); a table that did not exist then has no rows.
 			if r, ok := tn.st.Extra(extraCountKey(tbl)); ok && r.Err == nil && len(r.Rows) == 1 {
-				p.existing = int(toInt(r.Rows[0][0]))
+				if err := database.Row(r.Rows[0]).Scan(&p.existing); err != nil {
+					return nil, fmt.Errorf("count rows of %s: %w", tbl, err)
+				}
 			} else if ok && r.Err != nil && !strings.Contains(r.Err.Error(), "no such table") {
 				return nil, fmt.Errorf("count rows of %s: %w", tbl, r.Err)
 			} else if !ok && tn.st.ExistedAtRead(tbl) {
@@ -294,14 +297,4 @@ func (tn *Tenant) projectedRows(app *App, env string) ([]projection, error) {
 		out = append(out, *byObj[n])
 	}
 	return out, nil
-}
-
-func toInt(v any) int64 {
-	switch x := v.(type) {
-	case int64:
-		return x
-	case float64:
-		return int64(x)
-	}
-	return 0
 }

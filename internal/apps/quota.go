@@ -99,7 +99,11 @@ func deploymentsToday(st *schema.State) (int64, error) {
 	case r.Err != nil:
 		return 0, fmt.Errorf("count today's deployments: %w", r.Err)
 	case len(r.Rows) == 1:
-		return toInt(r.Rows[0][0]), nil
+		var n int64
+		if err := database.Row(r.Rows[0]).Scan(&n); err != nil {
+			return 0, fmt.Errorf("count today's deployments: %w", err)
+		}
+		return n, nil
 	}
 	return 0, nil
 }

@@ -25,13 +25,6 @@ const appsTableSQL = `CREATE TABLE IF NOT EXISTS "_objectstack_apps" (
 	"updated_at" TEXT NOT NULL
 )`
 
-func ensureAppsTable(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, appsTableSQL); err != nil {
-		return fmt.Errorf("create _objectstack_apps: %w", err)
-	}
-	return nil
-}
-
 // queryer is what the registry reads need: a *sql.DB outside a transaction or a *sql.Tx inside one.
 type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -57,34 +50,42 @@ func installedApps(ctx context.Context, q queryer) ([]InstalledApp, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, `SELECT "name", "version", "checksum", "config", "objects", "dependencies", "installed_at", "updated_at"
-		FROM "_objectstack_apps" ORDER BY "name"`)
+	rows, err := q.QueryContext(ctx, appsListSQL)
 	if err != nil {
 		return nil, fmt.Errorf("list installed apps: %w", err)
 	}
 	defer rows.Close()
 	var out []InstalledApp
 	for rows.Next() {
-		var a InstalledApp
-		var cfg, objs, deps string
-		if err := rows.Scan(&a.Name, &a.Version, &a.Checksum, &cfg, &objs, &deps, &a.InstalledAt, &a.UpdatedAt); err != nil {
-			return nil, fmt.Errorf("list installed apps: %w", err)
-		}
-		if err := json.Unmarshal([]byte(cfg), &a.Config); err != nil {
-			return nil, fmt.Errorf("installed app %s: config: %w", a.Name, err)
-		}
-		if err := json.Unmarshal([]byte(objs), &a.Objects); err != nil {
-			return nil, fmt.Errorf("installed app %s: objects: %w", a.Name, err)
-		}
-		if err := json.Unmarshal([]byte(deps), &a.Dependencies); err != nil {
-			return nil, fmt.Errorf("installed app %s: dependencies: %w", a.Name, err)
-		}
-		if a.Config == nil {
-			a.Config = map[string]any{}
+		a, err := scanInstalled(rows)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// scanInstalled reads one appsListSQL row, from *sql.Rows or a batched read (database.Row).
+func scanInstalled(sc interface{ Scan(dest ...any) error }) (InstalledApp, error) {
+	var a InstalledApp
+	var cfg, objs, deps string
+	if err := sc.Scan(&a.Name, &a.Version, &a.Checksum, &cfg, &objs, &deps, &a.InstalledAt, &a.UpdatedAt); err != nil {
+		return a, fmt.Errorf("list installed apps: %w", err)
+	}
+	if err := json.Unmarshal([]byte(cfg), &a.Config); err != nil {
+		return a, fmt.Errorf("installed app %s: config: %w", a.Name, err)
+	}
+	if err := json.Unmarshal([]byte(objs), &a.Objects); err != nil {
+		return a, fmt.Errorf("installed app %s: objects: %w", a.Name, err)
+	}
+	if err := json.Unmarshal([]byte(deps), &a.Dependencies); err != nil {
+		return a, fmt.Errorf("installed app %s: dependencies: %w", a.Name, err)
+	}
+	if a.Config == nil {
+		a.Config = map[string]any{}
+	}
+	return a, nil
 }
 
 func installedByName(apps []InstalledApp) map[string]*InstalledApp {

@@ -3,7 +3,6 @@ package apps
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -82,7 +81,7 @@ func NewTenant(st *schema.State) (*Tenant, error) {
 		return nil, fmt.Errorf("list installed apps: %w", r.Err)
 	}
 	for _, row := range r.Rows {
-		a, err := scanInstalled(row)
+		a, err := scanInstalled(database.Row(row))
 		if err != nil {
 			return nil, err
 		}
@@ -116,40 +115,6 @@ func (t *Tenant) Planned(p *schema.Plan) {
 	if p != nil && !p.UpToDate {
 		t.deploys++
 	}
-}
-
-func str(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case []byte:
-		return string(x)
-	case nil:
-		return ""
-	}
-	return fmt.Sprint(v)
-}
-
-func scanInstalled(row []any) (InstalledApp, error) {
-	var a InstalledApp
-	if len(row) != 8 {
-		return a, fmt.Errorf("list installed apps: row of %d columns", len(row))
-	}
-	a.Name, a.Version, a.Checksum = str(row[0]), str(row[1]), str(row[2])
-	a.InstalledAt, a.UpdatedAt = str(row[6]), str(row[7])
-	if err := json.Unmarshal([]byte(str(row[3])), &a.Config); err != nil {
-		return a, fmt.Errorf("installed app %s: config: %w", a.Name, err)
-	}
-	if err := json.Unmarshal([]byte(str(row[4])), &a.Objects); err != nil {
-		return a, fmt.Errorf("installed app %s: objects: %w", a.Name, err)
-	}
-	if err := json.Unmarshal([]byte(str(row[5])), &a.Dependencies); err != nil {
-		return a, fmt.Errorf("installed app %s: dependencies: %w", a.Name, err)
-	}
-	if a.Config == nil {
-		a.Config = map[string]any{}
-	}
-	return a, nil
 }
 
 func (t *Tenant) tenantState() (*tenantState, error) {

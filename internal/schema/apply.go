@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -346,45 +345,13 @@ func foreignKeyCheck(ctx context.Context, tx *sql.Tx, tables []string) error {
 }
 
 func writeRegistry(ctx context.Context, tx *sql.Tx, p *Plan, opts ApplyOptions, depID, startedAt, rollbackOf string) error {
-	ts := now()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM _objectstack_objects WHERE owner = ?`, string(p.Owner)); err != nil {
-		return fmt.Errorf("write object registry: %w", err)
-	}
-	for _, o := range p.objects {
-		def, err := encodeObject(o)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO _objectstack_objects (name, owner, table_name, definition, checksum, updated_at)
-VALUES (?, ?, ?, ?, ?, ?)`, o.Name, string(p.Owner), p.tables[o.Name], string(def), p.checksums[o.Name], ts); err != nil {
-			return fmt.Errorf("register object %s: %w", o.Name, err)
-		}
-	}
-	stmts, err := json.Marshal(p.Migration.Statements)
+	stmts, err := registryWrites(p, opts, depID, startedAt, rollbackOf)
 	if err != nil {
 		return err
 	}
-	var rb []string
-	for i := len(p.Migration.Statements) - 1; i >= 0; i-- {
-		if s := p.Migration.Statements[i]; s.Reversible && s.RollbackSQL != "" {
-			rb = append(rb, s.RollbackSQL)
-		}
-	}
-	rbJSON, _ := json.Marshal(append([]string{}, rb...))
-	prev := p.previousJSON
-	source := opts.Source
-	if rollbackOf != "" {
-		source = "rollback:" + rollbackOf
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO _objectstack_deployments
-(id, owner, version, checksum, source, status, statements, rollback, previous, started_at, completed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, depID, string(p.Owner), opts.Version, p.Checksum, source, StatusReady,
-		string(stmts), string(rbJSON), string(prev), startedAt, now()); err != nil {
-		return fmt.Errorf("record deployment: %w", err)
-	}
-	if rollbackOf != "" {
-		if _, err := tx.ExecContext(ctx, `UPDATE _objectstack_deployments SET rolled_back_by = ? WHERE id = ?`, depID, rollbackOf); err != nil {
-			return fmt.Errorf("mark deployment %s rolled back: %w", rollbackOf, err)
+	for _, st := range stmts {
+		if _, err := tx.ExecContext(ctx, st.SQL, st.Args...); err != nil {
+			return fmt.Errorf("write registry: %w", err)
 		}
 	}
 	return nil
@@ -397,12 +364,9 @@ func recordFailure(ctx context.Context, conn *sql.Conn, p *Plan, opts ApplyOptio
 	if err != nil {
 		return
 	}
-	stmts, _ := json.Marshal(p.Migration.Statements)
 	if err := ensureRegistry(ctx, tx); err == nil {
-		_, err = tx.ExecContext(ctx, `INSERT INTO _objectstack_deployments
-(id, owner, version, checksum, source, status, statements, error, started_at, completed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, depID, string(p.Owner), opts.Version, p.Checksum, opts.Source, StatusFailed,
-			string(stmts), cause.Error(), startedAt, now())
+		row := failedDeployment(p, opts, depID, startedAt, cause)
+		_, err = tx.ExecContext(ctx, row.SQL, row.Args...)
 		if err == nil {
 			_ = tx.Commit()
 			return

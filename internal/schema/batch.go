@@ -429,11 +429,16 @@ func (b *Batch) writeFailures(ctx context.Context, db *sql.DB, cause error) {
 		stmts = append(stmts, database.Stmt{SQL: s})
 	}
 	for _, bp := range b.plans {
-		js, _ := json.Marshal(bp.p.Migration.Statements)
-		stmts = append(stmts, database.Stmt{SQL: `INSERT INTO _objectstack_deployments
-(id, owner, version, checksum, source, status, statements, error, started_at, completed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Args: []any{bp.depID, string(bp.p.Owner), bp.opts.Version, bp.p.Checksum, bp.opts.Source,
-			StatusFailed, string(js), cause.Error(), b.began, now()}})
+		stmts = append(stmts, failedDeployment(bp.p, bp.opts, bp.depID, b.began, cause))
 	}
 	_, _ = database.For(db).Write(ctx, stmts, database.WriteOptions{})
+}
+
+// failedDeployment is the deployment row recording an attempt that rolled back.
+func failedDeployment(p *Plan, opts ApplyOptions, depID, startedAt string, cause error) database.Stmt {
+	js, _ := json.Marshal(p.Migration.Statements)
+	return database.Stmt{SQL: `INSERT INTO _objectstack_deployments
+(id, owner, version, checksum, source, status, statements, error, started_at, completed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Args: []any{depID, string(p.Owner), opts.Version, p.Checksum, opts.Source,
+		StatusFailed, string(js), cause.Error(), startedAt, now()}}
 }

@@ -178,7 +178,8 @@ JOIN _objectstack_objects AS o ON o.owner = ? WHERE s.type = 'table' AND s.name 
 
 const deploymentColumns = `id, owner, version, checksum, source, status, statements, COALESCE(error, ''), COALESCE(rolled_back_by, ''), started_at, COALESCE(completed_at, '')`
 
-func scanDeployment(rows *sql.Rows) (Deployment, error) {
+// scanDeployment reads one deploymentColumns row, from *sql.Rows or a batched read (database.Row).
+func scanDeployment(rows interface{ Scan(dest ...any) error }) (Deployment, error) {
 	var d Deployment
 	var owner, stmts string
 	if err := rows.Scan(&d.ID, &owner, &d.Version, &d.Checksum, &d.Source, &d.Status, &stmts, &d.Error, &d.RolledBackBy, &d.StartedAt, &d.CompletedAt); err != nil {

@@ -294,15 +294,9 @@ func (s *State) LatestDeployment(owner Owner) (*Deployment, error) {
 	if len(r.Rows) == 0 {
 		return nil, nil
 	}
-	row := r.Rows[0]
-	if len(row) != 11 {
-		return nil, fmt.Errorf("read deployments of %s: row of %d columns", owner, len(row))
-	}
-	d := Deployment{ID: asString(row[0]), Owner: Owner(asString(row[1])), Version: asString(row[2]), Checksum: asString(row[3]),
-		Source: asString(row[4]), Status: asString(row[5]), Error: asString(row[7]), RolledBackBy: asString(row[8]),
-		StartedAt: asString(row[9]), CompletedAt: asString(row[10])}
-	if err := json.Unmarshal([]byte(asString(row[6])), &d.Statements); err != nil {
-		return nil, fmt.Errorf("deployment %s statements: %w", d.ID, err)
+	d, err := scanDeployment(database.Row(r.Rows[0]))
+	if err != nil {
+		return nil, fmt.Errorf("read deployments of %s: %w", owner, err)
 	}
 	return &d, nil
 }

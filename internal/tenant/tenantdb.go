@@ -92,17 +92,9 @@ func markerStatements(id string) []database.Stmt {
 	}
 }
 
-// writeMarker creates the one-row marker table and claims it, in one round trip (the libSQL client
-// sends a multi-statement string as one batch). The id is a validated tenant id, so inlining it as
-// a literal is safe.
+// writeMarker creates the one-row marker table and claims it, in one transaction and one round trip.
 func writeMarker(ctx context.Context, db *sql.DB, id string) error {
-	q := `CREATE TABLE IF NOT EXISTS ` + markerTable + ` (
-		id INTEGER PRIMARY KEY CHECK (id = 1),
-		tenant_id TEXT NOT NULL,
-		claimed_at TEXT NOT NULL
-	);
-	INSERT OR IGNORE INTO ` + markerTable + ` (id, tenant_id, claimed_at) VALUES (1, ` + schema.QuoteLiteral(id) + `, ` + schema.QuoteLiteral(formatTime(time.Now())) + `)`
-	if _, err := db.ExecContext(ctx, q); err != nil {
+	if _, err := database.For(db).Write(ctx, markerStatements(id), database.WriteOptions{}); err != nil {
 		return fmt.Errorf("write ownership marker: %w", err)
 	}
 	return nil
