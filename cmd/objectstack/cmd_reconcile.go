@@ -236,6 +236,12 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 	}
 	if o.once {
 		sum, err := rec.Once(ctx)
+		// Queued notifications go out before the process exits; bounded, so a hanging receiver cannot hold it.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reconciler.DefaultNotifyDrain)
+		if cerr := rec.Close(dctx); cerr != nil {
+			logger.Warn("notifications", "error", cerr)
+		}
+		cancel()
 		if err != nil {
 			return err
 		}
