@@ -400,3 +400,49 @@ func TestNotificationSecretsNotInRepository(t *testing.T) {
 		t.Fatal("a revision with a committed token must not be used to post anything")
 	}
 }
+
+// TestReconcilersSharingARepositoryKeepTheirOwnStatuses: two reconcilers (their own control planes and
+// tenants, as in two regions) roll out the same commit of the same repository, one successfully and one
+// with its canary failing; with their own status contexts each keeps its own per-wave sequence on the
+// commit and neither overwrites the other.
+func TestReconcilersSharingARepositoryKeepTheirOwnStatuses(t *testing.T) {
+	ctx := context.Background()
+	srv := notifytest.New(t, testForgeToken, testHookSecret)
+	eu := newEnv(t, prodTenants[:3])
+	us := newEnv(t, prodTenants[:3])
+	us.remote = eu.remote
+	eu.remote.Write(merge(map[string][]byte{"objectstack.yaml": repoConfig(notifyConfig(t, srv))}, coreBundle("1.0.0")))
+	eu.remote.Commit("core 1.0.0")
+	if err := schema.AcquireLock(ctx, us.db("t-canary"), "terraform-run-7", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var shas []string
+	for _, x := range []struct {
+		e    *env
+		name string
+		ok   bool
+	}{{eu, "eu", true}, {us, "us", false}} {
+		r := x.e.reconciler(Options{Notify: notify.Options{Getenv: notifyEnv(srv), StatusContext: x.name}})
+		sum, err := r.Once(ctx)
+		if err != nil || sum.OK() != x.ok {
+			t.Fatalf("%s: %+v %v", x.name, sum, err)
+		}
+		flushNotifications(t, r)
+		shas = append(shas, commitOf(t, sum.Revision))
+	}
+	if shas[0] != shas[1] {
+		t.Fatalf("both reconcilers should roll out one commit: %v", shas)
+	}
+	wantSeq(t, "github statuses of two reconcilers", srv.Sequence("github", shas[0]), map[string][]string{
+		"objectstack/eu/canary": {"pending", "pending", "success"},
+		"objectstack/eu/rest":   {"pending", "pending", "success"},
+		"objectstack/us/canary": {"pending", "pending", "failure"},
+		"objectstack/us/rest":   {"pending", "error"},
+	})
+	wantSeq(t, "gitlab statuses of two reconcilers", srv.Sequence("gitlab", shas[0]), map[string][]string{
+		testStatusPrefix + "/eu/canary": {"pending", "running", "success"},
+		testStatusPrefix + "/eu/rest":   {"pending", "running", "success"},
+		testStatusPrefix + "/us/canary": {"pending", "running", "failed"},
+		testStatusPrefix + "/us/rest":   {"pending", "canceled"},
+	})
+}

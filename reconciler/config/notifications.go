@@ -124,6 +124,9 @@ var (
 	tokenShapes = regexp.MustCompile(`(ghp_|gho_|ghs_|ghu_|github_pat_|glpat-|xox[abpr]-)[A-Za-z0-9_-]{8,}|hooks\.slack\.com/services/`)
 )
 
+// ValidStatusContext reports whether s may be (part of) a commit-status context prefix.
+func ValidStatusContext(s string) bool { return statusCtxRe.MatchString(s) }
+
 // notifications parses the notifications block.
 func (p *parser) notifications(n *yaml.Node, path string) *Notifications {
 	out := &Notifications{}

@@ -61,6 +61,11 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Client sends the requests (default: a client of its own with no overall timeout; Timeout bounds attempts).
 	Client *http.Client
+	// StatusContext, when set, is this reconciler's own segment of every commit-status context
+	// ("<context>/<StatusContext>/<wave>"): reconcilers watching the same repository — whose
+	// objectstack.yaml, and so whose context, they share — set different ones (cluster, region) and never
+	// overwrite each other's statuses.
+	StatusContext string
 	// Getenv reads environment variables (default os.Getenv).
 	Getenv func(string) string
 	// Observe counts a delivery outcome per sink; Dropped counts a delivery dropped on a full queue or at
@@ -143,7 +148,7 @@ func (nt *Notifier) Emit(n *config.Notifications, ev Event) {
 	if ev.URL == "" {
 		ev.URL = ExpandTargetURL(n.TargetURL, ev)
 	}
-	ds := render(n, ev)
+	ds := render(n, ev, nt.opts.StatusContext)
 	nt.mu.Lock()
 	defer nt.mu.Unlock()
 	for _, d := range ds {

@@ -310,3 +310,23 @@ func mustContain(t *testing.T, s, sub string) {
 		t.Fatalf("%q does not contain %q", s, sub)
 	}
 }
+
+// TestWaveAllHeldElsewherePostsNoStatus: a replica whose wave tenants were all held by another replica
+// posts no commit status for that wave (the other replica's outcome must stand), though webhooks still
+// hear of it.
+func TestWaveAllHeldElsewherePostsNoStatus(t *testing.T) {
+	srv := notifytest.New(t, token, secret)
+	c := &counter{}
+	n := newNotifier(t, c, &logBuf{}, notify.Options{Getenv: func(k string) string { return map[string]string{"GH_TOKEN": token, "S": secret}[k] }})
+	cfg := github(srv)
+	cfg.Webhooks = []config.Webhook{{URL: srv.URL + "/hook", Secret: config.SecretRef{Env: "S"}}}
+	n.Emit(cfg, waveFinished("rest", notify.Counts{Tenants: 3, Leased: 3}))
+	n.Emit(cfg, waveFinished("canary", notify.Counts{Tenants: 2, Applied: 1, Leased: 1}))
+	flush(t, n)
+	if st := srv.Statuses("github", "abc"); len(st) != 1 || st[0].Context != "objectstack/canary" {
+		t.Fatalf("statuses: %+v", st)
+	}
+	if len(srv.Webhooks()) != 2 {
+		t.Fatalf("webhooks: %+v", srv.Webhooks())
+	}
+}

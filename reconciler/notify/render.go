@@ -75,6 +75,11 @@ func statuses(ev Event, prefix string) []commitStatus {
 		}
 		out = append(out, commitStatus{prefix + "/" + ev.Wave, stateRunning, fmt.Sprintf("applying to %d tenant(s)", n)})
 	case config.EventWaveFinished:
+		if c := ev.Counts; c != nil && c.Tenants > 0 && c.Leased == c.Tenants {
+			// Another replica of this reconciler held every tenant of the wave and settles its status;
+			// this one's "0 applied" success must not overwrite that replica's outcome.
+			return nil
+		}
 		st := stateSuccess
 		if !ev.Counts.OK() {
 			st = stateFailure
@@ -122,13 +127,17 @@ type delivery struct {
 }
 
 // render turns an event into the deliveries of every configured sink that takes it.
-func render(n *config.Notifications, ev Event) []delivery {
+func render(n *config.Notifications, ev Event, own string) []delivery {
 	var out []delivery
 	for _, cs := range n.CommitStatus {
 		if ev.Commit == "" {
 			continue
 		}
-		for _, s := range statuses(ev, cs.Context) {
+		prefix := cs.Context
+		if own != "" {
+			prefix += "/" + own
+		}
+		for _, s := range statuses(ev, prefix) {
 			out = append(out, commitStatusDelivery(cs, ev, s))
 		}
 	}
