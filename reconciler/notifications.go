@@ -46,12 +46,19 @@ func (r *Reconciler) emit(cfg *config.Config, ev notify.Event) {
 	r.notify.Emit(cfg.Notifications, ev)
 }
 
+// quiet reports that the revision configures no sink: the event helpers then skip building events, so a
+// rollout without notifications pays nothing for them.
+func (ex *execution) quiet() bool { return ex.cfg == nil || ex.cfg.Notifications.Empty() }
+
 func (ex *execution) event(typ string) notify.Event {
 	return notify.Event{Type: typ, Revision: ex.rev.String(), Commit: ex.rev.Commit, RolloutID: ex.rollout.ID}
 }
 
 // notifyStarted: the waves with work, in order, with how many tenants each will converge.
 func (ex *execution) notifyStarted(waves []Wave, todo [][]*Desired, resumed bool) {
+	if ex.quiet() {
+		return
+	}
 	ev := ex.event(config.EventRolloutStarted)
 	total := 0
 	for i, w := range waves {
@@ -70,6 +77,9 @@ func (ex *execution) notifyStarted(waves []Wave, todo [][]*Desired, resumed bool
 }
 
 func (ex *execution) notifyWaveStarted(w Wave, n int) {
+	if ex.quiet() {
+		return
+	}
 	ev := ex.event(config.EventWaveStarted)
 	ev.Wave, ev.Counts = w.Name, &notify.Counts{Tenants: n}
 	ev.Message = fmt.Sprintf("wave %s of %s started: %d tenant(s)", w.Name, ex.rev, n)
@@ -79,6 +89,9 @@ func (ex *execution) notifyWaveStarted(w Wave, n int) {
 // notifyWaveFinished summarises the wave's results in one line: the counts, then the first tenants that
 // failed or were refused with their reasons.
 func (ex *execution) notifyWaveFinished(w Wave, results []TenantResult) {
+	if ex.quiet() {
+		return
+	}
 	ev := ex.event(config.EventWaveFinished)
 	ev.Wave = w.Name
 	c := countResults(results, w.Name, &ev)
@@ -93,6 +106,9 @@ func (ex *execution) notifyWaveFinished(w Wave, results []TenantResult) {
 
 // notifyHalted names the waves that will not run.
 func (ex *execution) notifyHalted(halted []notify.WaveInfo, why string) {
+	if ex.quiet() {
+		return
+	}
 	ev := ex.event(config.EventRolloutHalted)
 	ev.Waves = halted
 	n := 0
@@ -111,6 +127,9 @@ func (ex *execution) notifyHalted(halted []notify.WaveInfo, why string) {
 
 // notifyTenant reports a refused or failed tenant as it happens.
 func (ex *execution) notifyTenant(res TenantResult) {
+	if ex.quiet() {
+		return
+	}
 	var typ string
 	switch res.Outcome {
 	case OutcomeRefused:
@@ -130,6 +149,9 @@ func (ex *execution) notifyTenant(res TenantResult) {
 
 // notifyFinished reports the rollout's final state with the counts of the whole rollout.
 func (ex *execution) notifyFinished(sum *Summary, state, msg string) {
+	if ex.quiet() {
+		return
+	}
 	ev := ex.event(config.EventRolloutFinished)
 	ev.State = state
 	ev.Counts = countResults(sum.Results, "", &ev)

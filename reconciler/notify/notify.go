@@ -12,6 +12,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	cryptorand "crypto/rand"
 	"encoding/hex"
@@ -302,7 +303,7 @@ func (nt *Notifier) attempt(d delivery) (wait time.Duration, retry bool, err err
 	}
 	ctx, cancel := context.WithTimeout(nt.ctx, nt.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(string(d.body)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(d.body))
 	if err != nil {
 		return 0, false, scrub(fmt.Errorf("build request: %w", err), secret)
 	}
