@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -320,6 +322,12 @@ func TestNotificationsFollowTheRollout(t *testing.T) {
 	}
 	if n := metricValue(r.Metrics().Notifications.WithLabelValues(notify.SinkWebhook, notify.OutcomeFailed)); n != 0 {
 		t.Fatalf("failed webhook deliveries: %v", n)
+	}
+	rec := httptest.NewRecorder()
+	r.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{`objectstack_notification_deliveries_total{outcome="delivered",sink="github"}`,
+		`objectstack_notification_deliveries_total{outcome="delivered",sink="slack"} 4`} {
+		mustContain(t, rec.Body.String(), want)
 	}
 	for _, secret := range []string{testForgeToken, testHookSecret, srv.SlackPath} {
 		if strings.Contains(logs.String(), secret) {
