@@ -53,7 +53,7 @@ func New() *Metrics {
 			Name: "objectstack_source_fetches_total", Help: "Source checks by result (changed, unchanged, error).",
 		}, []string{"result"}),
 		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "objectstack_notification_deliveries_total", Help: "Notification delivery attempts by sink (github, gitlab, webhook, slack) and outcome (delivered, retried, failed).",
+			Name: "objectstack_notification_deliveries_total", Help: "Notification delivery attempts by sink (github, gitlab, webhook, slack) and outcome (delivered, retried, failed, unchanged: the receiver already had that state).",
 		}, []string{"sink", "outcome"}),
 		NotificationsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "objectstack_notification_dropped_total", Help: "Notifications dropped without delivery attempt, by sink: the sink's queue was full, or the reconciler shut down.",

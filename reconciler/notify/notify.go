@@ -46,7 +46,11 @@ const (
 	OutcomeDelivered = "delivered" // the receiver answered 2xx
 	OutcomeRetried   = "retried"   // an attempt failed and another follows
 	OutcomeFailed    = "failed"    // given up: attempts exhausted, a 4xx, a missing secret, or shutdown
+	OutcomeUnchanged = "unchanged" // the receiver already had that state (GitLab refuses pending → pending)
 )
+
+// errUnchanged marks an answer that says the status is already in (or past) the state sent.
+var errUnchanged = errors.New("status unchanged")
 
 // Options configure a Notifier.
 type Options struct {
@@ -254,6 +258,11 @@ func (nt *Notifier) Close(ctx context.Context) error {
 func (nt *Notifier) deliver(d delivery) {
 	for attempt := 1; ; attempt++ {
 		wait, retry, err := nt.attempt(d)
+		if errors.Is(err, errUnchanged) {
+			nt.observe(d.sink, OutcomeUnchanged)
+			nt.log.Debug("notification not needed: the status is already there", "sink", d.sink, "to", d.desc, "event", d.event.Type)
+			return
+		}
 		if err == nil {
 			nt.observe(d.sink, OutcomeDelivered)
 			nt.log.Debug("notification delivered", "sink", d.sink, "to", d.desc, "event", d.event.Type, "attempt", attempt)
@@ -326,6 +335,9 @@ func (nt *Notifier) attempt(d delivery) (wait time.Duration, retry bool, err err
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return 0, false, nil
+	}
+	if d.unchanged != nil && d.unchanged(resp.StatusCode, string(snippet)) {
+		return 0, false, errUnchanged
 	}
 	err = scrub(fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(snippet))), secret)
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {

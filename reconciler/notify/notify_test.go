@@ -330,3 +330,27 @@ func TestWaveAllHeldElsewherePostsNoStatus(t *testing.T) {
 		t.Fatalf("webhooks: %+v", srv.Webhooks())
 	}
 }
+
+// TestGitLabSameStateIsNotAFailure: GitLab answers 400 "Cannot transition status" to a status already in
+// the state sent (a resumed rollout queues its waves again); that is counted unchanged, not failed, and
+// not retried.
+func TestGitLabSameStateIsNotAFailure(t *testing.T) {
+	srv := notifytest.New(t, token, secret)
+	c := &counter{}
+	n := newNotifier(t, c, &logBuf{}, notify.Options{})
+	cfg := &config.Notifications{CommitStatus: []config.CommitStatus{{Provider: config.ProviderGitLab, APIURL: srv.URL + "/api/v4",
+		Repository: "group/sub/project", Context: "objectstack", Token: config.SecretRef{Env: "GH_TOKEN"}}}}
+	started := notify.Event{Type: config.EventRolloutStarted, Revision: "main@sha1:abc", Commit: "abc", Waves: []notify.WaveInfo{{Name: "canary", Tenants: 1}}}
+	n.Emit(cfg, started)
+	n.Emit(cfg, started)
+	flush(t, n)
+	if got := srv.Sequence("gitlab", "abc"); len(got["objectstack/canary"]) != 1 {
+		t.Fatalf("statuses: %v", got)
+	}
+	if st := srv.Statuses("gitlab", "abc"); st[0].Repo != "group/sub/project" {
+		t.Fatalf("project path %q", st[0].Repo)
+	}
+	if c.get("gitlab/delivered") != 1 || c.get("gitlab/unchanged") != 1 || c.get("gitlab/failed") != 0 || srv.Requests("gitlab") != 2 {
+		t.Fatalf("counts %v, requests %d", c.n, srv.Requests("gitlab"))
+	}
+}

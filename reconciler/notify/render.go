@@ -124,6 +124,8 @@ type delivery struct {
 	// secret is read at send time; auth puts it on the request.
 	secret config.SecretRef
 	auth   func(h http.Header, secret string, body []byte)
+	// unchanged, if set, recognises an answer saying the status already is in that state.
+	unchanged func(code int, body string) bool
 }
 
 // render turns an event into the deliveries of every configured sink that takes it.
@@ -180,6 +182,11 @@ func commitStatusDelivery(cs config.CommitStatus, ev Event, s commitStatus) deli
 			h.Set("PRIVATE-TOKEN", token)
 		}
 		d.desc = fmt.Sprintf("gitlab %s %s %s", cs.Repository, s.context, gitlabState(s.state))
+		// GitLab refuses a transition to the state a status already has, or back to pending from running
+		// (a resumed rollout re-queues its waves; a second replica starts the same wave): nothing to fix.
+		d.unchanged = func(code int, body string) bool {
+			return code == http.StatusBadRequest && strings.Contains(body, "Cannot transition status")
+		}
 	default:
 		d.sink = SinkGitHub
 		d.url = fmt.Sprintf("%s/repos/%s/statuses/%s", cs.APIURL, cs.Repository, ev.Commit)
