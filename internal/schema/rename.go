@@ -377,12 +377,12 @@ func (pl *planner) hintRenames(o *bundle.Object, prev *bundle.Object, dt, ct *ta
 		msg := fmt.Sprintf("drop column %s.%s and its values", dt.Name, old.Name)
 		var hints []string
 		for _, nf := range cands {
-			hints = append(hints, fmt.Sprintf("fields.%s: \"renamedFrom: %s\"", nf, oldField))
+			hints = append(hints, fmt.Sprintf("\"renamedFrom: %s\" on field %s (objects.%s.fields.%s.renamedFrom)", oldField, nf, o.Name, nf))
 		}
 		for i := range pl.p.Destructive {
 			d := &pl.p.Destructive[i]
 			if d.Kind == DropColumn && d.Object == o.Name && d.Message == msg {
-				d.Message += fmt.Sprintf("; this may be a rename — to keep the values, declare %s in object %s", strings.Join(hints, " or "), o.Name)
+				d.Message += "; this may be a rename — to keep the values, declare " + strings.Join(hints, ", or ")
 			}
 		}
 	}

@@ -10,7 +10,9 @@ import (
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
 )
 
-func renamedFrom(old string) func(*bundle.Field) { return func(f *bundle.Field) { f.RenamedFrom = old } }
+func renamedFrom(old string) func(*bundle.Field) {
+	return func(f *bundle.Field) { f.RenamedFrom = old }
+}
 
 func queryString(t *testing.T, db *sql.DB, q string, args ...any) string {
 	t.Helper()
@@ -268,7 +270,7 @@ func TestDropAndAddSuggestsRename(t *testing.T) {
 	}
 	t.Log(err)
 	if !strings.Contains(err.Error(), "drop_column account.name") || !strings.Contains(err.Error(), "may be a rename") ||
-		!strings.Contains(err.Error(), `fields.full_name: "renamedFrom: name"`) {
+		!strings.Contains(err.Error(), `"renamedFrom: name" on field full_name (objects.account.fields.full_name.renamedFrom)`) {
 		t.Fatalf("refusal does not suggest the rename: %v", err)
 	}
 	// A column of another type is no rename candidate.
