@@ -793,7 +793,7 @@ func (pl *planner) metadataChanges(prev, o *bundle.Object, dt *table) {
 			return // created (again): nothing finer to report
 		}
 	}
-	if objectProps(prev) != objectProps(o) {
+	if objectProps(prev) != objectProps(o) && !renamedOnly(prev, o) {
 		pl.change(EntityObject, o.Name, "", ChangeModified, json.RawMessage(objectProps(prev)), json.RawMessage(objectProps(o)))
 	}
 	pf := map[string]bundle.Field{}

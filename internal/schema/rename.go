@@ -27,8 +27,9 @@ type rename struct {
 	field, fromField string
 }
 
-// renameInfo is the old or new value of the SchemaChange a rename reports.
-type renameInfo struct {
+// RenameInfo is the old and the new value of the SchemaChange a rename reports (an object's name and table, or a
+// field's key and column).
+type RenameInfo struct {
 	Name   string `json:"name"`
 	Table  string `json:"table,omitempty"`
 	Column string `json:"column,omitempty"`
@@ -133,7 +134,7 @@ func (pl *planner) renameObject(desired map[string]*bundle.Object, reg []registr
 	}
 	pl.emit(phaseRename, KindRenameTable, newTable, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", qi(oldTable), qi(newTable)),
 		fmt.Sprintf("ALTER TABLE %s RENAME TO %s", qi(newTable), qi(oldTable)), true)
-	pl.change(EntityObject, r.object, "", ChangeModified, renameInfo{Name: r.from, Table: oldTable}, renameInfo{Name: r.object, Table: newTable})
+	pl.change(EntityObject, r.object, "", ChangeModified, RenameInfo{Name: r.from, Table: oldTable}, RenameInfo{Name: r.object, Table: newTable})
 	pl.moveTable(oldTable, newTable)
 	if registered {
 		reg[ri].Name, reg[ri].Table = r.object, newTable
@@ -199,7 +200,7 @@ func (pl *planner) renameField(desired map[string]*bundle.Object, reg []registry
 	}
 	pl.emit(phaseRename, KindRenameColumn, t.Name, fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", qi(t.Name), qi(oldCol), qi(newCol)),
 		fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", qi(t.Name), qi(newCol), qi(oldCol)), true)
-	pl.change(EntityField, r.field, r.object, ChangeModified, renameInfo{Name: r.fromField, Column: oldCol}, renameInfo{Name: r.field, Column: newCol})
+	pl.change(EntityField, r.field, r.object, ChangeModified, RenameInfo{Name: r.fromField, Column: oldCol}, RenameInfo{Name: r.field, Column: newCol})
 	pl.moveColumn(t.Name, oldCol, newCol)
 	return nil
 }
@@ -444,4 +445,15 @@ func planRollback(ctx context.Context, db *sql.DB, owner Owner, prev []bundle.Ob
 	}
 	p.state = st
 	return p, nil
+}
+
+// renamedOnly reports whether the object's properties differ from its previous definition's only by the rename
+// itself, which the rename's own change already shows.
+func renamedOnly(prev, o *bundle.Object) bool {
+	if prev.Name == o.Name {
+		return false
+	}
+	a, b := *prev, *o
+	a.Name, a.RenamedFrom, b.Name, b.RenamedFrom = "", "", "", ""
+	return objectProps(&a) == objectProps(&b)
 }
