@@ -121,13 +121,14 @@ func genRenames(t *rapid.T, a, b []bundle.Object) []bundle.Object {
 		}
 		for j := range o.Fields {
 			f := &o.Fields[j]
-			if _, had := old.Field(f.Key); !had || f.Type == bundle.TypeFormula || !strings.HasPrefix(f.Key, "f") {
+			if _, had := old.Field(f.Key); !had || f.Type == bundle.TypeFormula {
 				continue
 			}
 			if rapid.IntRange(0, 2).Draw(t, "rename."+o.Name+"."+f.Key) != 0 {
 				continue
 			}
-			nk := "g" + strings.TrimPrefix(f.Key, "f")
+			// f3 → g3, r0 → s0 (a lookup: its foreign key column is renamed).
+			nk := string(f.Key[0]+1) + f.Key[1:]
 			for k := range o.Indexes {
 				ix := &o.Indexes[k]
 				for m := range ix.Fields {

@@ -114,6 +114,8 @@ func TestRenameObjectKeepsRowsAndForeignKeys(t *testing.T) {
 		obj("ticket", fld("subject", bundle.TypeText), fld("account", bundle.TypeLookup, ref("account"))))
 	execT(t, db, `INSERT INTO account (id, name) VALUES ('a1', 'Acme')`)
 	execT(t, db, `INSERT INTO ticket (id, subject, account) VALUES ('t1', 'Help', 'a1')`)
+	execT(t, db, `CREATE VIEW ticket_accounts AS SELECT t.id, a.name FROM ticket t JOIN account a ON a.id = t.account`)
+	execT(t, db, `CREATE TRIGGER ticket_touch AFTER INSERT ON ticket BEGIN UPDATE account SET updated_at = 'touched' WHERE id = new.account; END`)
 
 	customer := obj("customer", fld("name", bundle.TypeText))
 	customer.RenamedFrom = "account"
@@ -140,6 +142,16 @@ func TestRenameObjectKeepsRowsAndForeignKeys(t *testing.T) {
 	if got := queryString(t, db, `SELECT "table" FROM pragma_foreign_key_list('ticket')`); got != "customer" {
 		t.Fatalf("ticket's foreign key points at %q", got)
 	}
+	// The view and the trigger of another table that named the old table follow it.
+	if got := queryString(t, db, `SELECT name FROM ticket_accounts WHERE id = 't1'`); got != "Acme" {
+		t.Fatalf("view gives %q", got)
+	}
+	execT(t, db, `INSERT INTO ticket (id, subject, account) VALUES ('t2', 'More', 'a1')`)
+	if got := queryString(t, db, `SELECT updated_at FROM customer WHERE id = 'a1'`); got != "touched" {
+		t.Fatalf("trigger wrote %q", got)
+	}
+	execT(t, db, `DROP VIEW ticket_accounts`)
+	execT(t, db, `DROP TRIGGER ticket_touch`)
 	regs, err := RegisteredObjects(ctx, db)
 	if err != nil {
 		t.Fatal(err)
