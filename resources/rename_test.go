@@ -52,6 +52,9 @@ resource "objectstack_deploy_bundle" "rename" {
 							`^CREATE INDEX "idx_customer_full_name"`,
 							`^DROP INDEX "idx_account_name"$`)),
 						plancheck.ExpectKnownValue(res, tfjsonpath.New("has_breaking_changes"), knownvalue.Bool(false)),
+						plancheck.ExpectKnownValue(res, tfjsonpath.New("changes"), containsStatements(
+							`^modified object customer \(renamed from account\)$`,
+							`^modified field customer\.full_name \(renamed from name\)$`)),
 					},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
