@@ -418,6 +418,7 @@ func buildPlanRenaming(owner Owner, objects []bundle.Object, cur *dbSchema, reg 
 		pl.destructive(DropTable, name, "", msg)
 	}
 
+	pl.hintObjectRenames(want)
 	if len(pl.errs) > 0 {
 		return nil, errors.Join(pl.errs...)
 	}

@@ -457,3 +457,48 @@ func renamedOnly(prev, o *bundle.Object) bool {
 	a.Name, a.RenamedFrom, b.Name, b.RenamedFrom = "", "", "", ""
 	return objectProps(&a) == objectProps(&b)
 }
+
+// hintObjectRenames adds to each "drop table" a note when the plan also creates a table with the same columns
+// (names and types, system columns aside): without renamedFrom an object rename is a drop and a create.
+func (pl *planner) hintObjectRenames(want map[string]*table) {
+	shape := func(t *table) string {
+		var cols []string
+		for _, c := range t.Columns {
+			if !isSystemColumn(c.Name) {
+				cols = append(cols, c.Name+" "+c.Type)
+			}
+		}
+		sort.Strings(cols)
+		return strings.Join(cols, ",")
+	}
+	created := map[string][]string{} // shape → objects whose table the plan creates
+	for _, d := range pl.stmts {
+		if d.Kind == KindCreateTable {
+			if t := want[d.Object]; t != nil && len(t.Columns) > len(bundle.SystemColumns) {
+				created[shape(t)] = append(created[shape(t)], t.Object)
+			}
+		}
+	}
+	if len(created) == 0 {
+		return
+	}
+	for i := range pl.p.Destructive {
+		d := &pl.p.Destructive[i]
+		if d.Kind != DropTable {
+			continue
+		}
+		for _, d2 := range pl.stmts {
+			if d2.Kind != KindDropTable || pl.cur.Tables[d2.Object] == nil || !strings.HasPrefix(d.Message, "drop table "+d2.Object+" ") {
+				continue
+			}
+			var hints []string
+			for _, n := range created[shape(pl.cur.Tables[d2.Object])] {
+				hints = append(hints, fmt.Sprintf("\"renamedFrom: %s\" on object %s (objects.%s.renamedFrom)", d.Object, n, n))
+			}
+			if len(hints) > 0 {
+				d.Message += "; this may be a rename — to keep the rows, declare " + strings.Join(hints, ", or ")
+			}
+			break
+		}
+	}
+}

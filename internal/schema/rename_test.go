@@ -377,3 +377,23 @@ func TestRenameChainedPlansInOneBatch(t *testing.T) {
 		t.Fatalf("second plan not empty:\n%s", planSQL(again))
 	}
 }
+
+// Without renamedFrom, dropping an object and creating one with the same columns is refused as destructive, and
+// the refusal shows the renamedFrom line that keeps the rows.
+func TestDropAndCreateSuggestsObjectRename(t *testing.T) {
+	db, _ := openDB(t, "a.db")
+	owner := BundleOwner("crm")
+	mustApply(t, db, owner, nil, obj("account", fld("name", bundle.TypeText)), obj("other", fld("n", bundle.TypeNumber)))
+	p := mustPlan(t, db, owner, obj("customer", fld("name", bundle.TypeText)), obj("other", fld("n", bundle.TypeNumber)))
+	_, err := Apply(context.Background(), db, p, ApplyOptions{})
+	if err == nil || !strings.Contains(err.Error(), "drop_table account") ||
+		!strings.Contains(err.Error(), `declare "renamedFrom: account" on object customer (objects.customer.renamedFrom)`) {
+		t.Fatalf("refusal does not suggest the rename: %v", err)
+	}
+	p = mustPlan(t, db, owner, obj("customer", fld("title", bundle.TypeText)), obj("other", fld("n", bundle.TypeNumber)))
+	for _, d := range p.Destructive {
+		if strings.Contains(d.Message, "rename") {
+			t.Fatalf("a table of other columns suggests a rename: %s", d.Message)
+		}
+	}
+}
