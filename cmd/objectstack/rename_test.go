@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -95,5 +96,15 @@ func TestRenameCLI(t *testing.T) {
 	}
 	if out, _, code = runCLI(t, "plan", "--db", dbPath, "--bundle", v1); code != 0 || !strings.Contains(out, "is up to date") {
 		t.Fatalf("plan of v1 after rollback: %d\n%s", code, out)
+	}
+
+	// A tenant that has both names: the error names both, and the file, line and path of the renamedFrom.
+	if _, err := db.Exec(`ALTER TABLE contact ADD COLUMN mobile TEXT`); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runCLI(t, "apply", "--db", dbPath, "--bundle", v2)
+	if code != exitFailed || !strings.Contains(errOut, "has both column phone (field phone) and column mobile (field mobile)") ||
+		!regexp.MustCompile(`objects/contact\.yaml:\d+ objects\.contact\.fields\.mobile\.renamedFrom`).MatchString(errOut) {
+		t.Fatalf("both names: %d\n%s\n%s", code, out, errOut)
 	}
 }

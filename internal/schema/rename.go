@@ -99,14 +99,14 @@ func (pl *planner) renameObject(desired map[string]*bundle.Object, reg []registr
 		return nil
 	}
 	if _, both := desired[r.from]; both {
-		return &PlanError{Object: r.object, Message: fmt.Sprintf("renamedFrom %s names an object this bundle still declares; swapping or chaining object names in one deployment is not supported — rename in two deployments", r.from)}
+		return renameError(o, "", "renamedFrom %s names an object this bundle still declares; swapping or chaining object names in one deployment is not supported — rename in two deployments", r.from)
 	}
 	oldTable := (&bundle.Object{Name: r.from}).Table()
 	ri, registered := regByName[r.from]
 	if registered {
 		row := reg[ri]
 		if row.Owner != string(pl.owner) {
-			return &PlanError{Object: r.object, Message: fmt.Sprintf("renamedFrom %s names an object owned by %s; only an owner's own objects can be renamed", r.from, row.Owner)}
+			return renameError(o, "", "renamedFrom %s names an object owned by %s; only an owner's own objects can be renamed", r.from, row.Owner)
 		}
 		if row.Table == "" {
 			return nil // an abstract object had no table: the new one is created fresh
@@ -122,15 +122,15 @@ func (pl *planner) renameObject(desired map[string]*bundle.Object, reg []registr
 	}
 	for _, row := range reg {
 		if row.Table == oldTable && row.Owner != string(pl.owner) {
-			return &PlanError{Object: r.object, Message: fmt.Sprintf("renamedFrom %s: table %s belongs to %s", r.from, oldTable, row.Owner)}
+			return renameError(o, "", "renamedFrom %s: table %s belongs to %s", r.from, oldTable, row.Owner)
 		}
 	}
 	if _, has := pl.cur.Tables[newTable]; has {
-		return &PlanError{Object: r.object, Message: fmt.Sprintf("renamedFrom %s, but the database has both table %s (object %s) and table %s (object %s); drop or rename one of them first, or remove renamedFrom",
-			r.from, oldTable, r.from, newTable, r.object)}
+		return renameError(o, "", "renamedFrom %s, but the database has both table %s (object %s) and table %s (object %s); drop or rename one of them first, or remove renamedFrom",
+			r.from, oldTable, r.from, newTable, r.object)
 	}
 	if _, taken := regByName[r.object]; taken {
-		return &PlanError{Object: r.object, Message: fmt.Sprintf("renamedFrom %s, but the registry already holds both objects %s and %s; remove renamedFrom or the other object first", r.from, r.from, r.object)}
+		return renameError(o, "", "renamedFrom %s, but the registry already holds both objects %s and %s; remove renamedFrom or the other object first", r.from, r.from, r.object)
 	}
 	pl.emit(phaseRename, KindRenameTable, newTable, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", qi(oldTable), qi(newTable)),
 		fmt.Sprintf("ALTER TABLE %s RENAME TO %s", qi(newTable), qi(oldTable)), true)
@@ -156,7 +156,7 @@ func (pl *planner) renameField(desired map[string]*bundle.Object, reg []registry
 		return nil
 	}
 	if other, both := o.Field(r.fromField); both && other != f {
-		return &PlanError{Object: r.object, Field: r.field, Message: fmt.Sprintf("renamedFrom %s names a field object %s still declares; swapping or chaining field names in one deployment is not supported — rename in two deployments", r.fromField, r.object)}
+		return renameError(o, r.field, "renamedFrom %s names a field object %s still declares; swapping or chaining field names in one deployment is not supported — rename in two deployments", r.fromField, r.object)
 	}
 	if _, hasCol := columnType(*f); !hasCol {
 		return nil
@@ -182,12 +182,12 @@ func (pl *planner) renameField(desired map[string]*bundle.Object, reg []registry
 		return nil
 	}
 	if isSystemColumn(oldCol) || isSystemColumn(newCol) {
-		return &PlanError{Object: r.object, Field: r.field, Message: fmt.Sprintf("renamedFrom %s: system columns cannot be renamed", r.fromField)}
+		return renameError(o, r.field, "renamedFrom %s: system columns cannot be renamed", r.fromField)
 	}
 	for _, g := range o.Fields {
 		if g.Key != f.Key && g.Column() == oldCol {
 			if _, hasCol := columnType(g); hasCol {
-				return &PlanError{Object: r.object, Field: r.field, Message: fmt.Sprintf("renamedFrom %s, but field %s still uses column %s; swapping column names in one deployment is not supported", r.fromField, g.Key, oldCol)}
+				return renameError(o, r.field, "renamedFrom %s, but field %s still uses column %s; swapping column names in one deployment is not supported", r.fromField, g.Key, oldCol)
 			}
 		}
 	}
@@ -195,8 +195,8 @@ func (pl *planner) renameField(desired map[string]*bundle.Object, reg []registry
 		return nil // the tenant never had it, or the rename already happened
 	}
 	if _, has := t.column(newCol); has {
-		return &PlanError{Object: r.object, Field: r.field, Message: fmt.Sprintf("renamedFrom %s, but table %s has both column %s (field %s) and column %s (field %s); drop one of them first, or remove renamedFrom",
-			r.fromField, t.Name, oldCol, r.fromField, newCol, r.field)}
+		return renameError(o, r.field, "renamedFrom %s, but table %s has both column %s (field %s) and column %s (field %s); drop one of them first, or remove renamedFrom",
+			r.fromField, t.Name, oldCol, r.fromField, newCol, r.field)
 	}
 	pl.emit(phaseRename, KindRenameColumn, t.Name, fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", qi(t.Name), qi(oldCol), qi(newCol)),
 		fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", qi(t.Name), qi(newCol), qi(oldCol)), true)
@@ -501,4 +501,26 @@ func (pl *planner) hintObjectRenames(want map[string]*table) {
 			break
 		}
 	}
+}
+
+// renameError is a PlanError about the renamedFrom of object o (or of its field), located with at.
+func renameError(o *bundle.Object, field, format string, a ...any) *PlanError {
+	rel := "renamedFrom"
+	if field != "" {
+		rel = "fields." + field + ".renamedFrom"
+	}
+	return &PlanError{Object: o.Name, Field: field, Message: fmt.Sprintf(format, a...) + at(o, rel)}
+}
+
+// at locates a renamedFrom for an error: the file and line it was written on (when the objects were loaded from
+// files) and its path, so a planning error points where a validation issue would.
+func at(o *bundle.Object, rel string) string {
+	path := "objects." + o.Name + "." + rel
+	switch {
+	case o.Source == "":
+		return " [" + path + "]"
+	case o.Lines[rel] > 0:
+		return fmt.Sprintf(" [%s:%d %s]", o.Source, o.Lines[rel], path)
+	}
+	return fmt.Sprintf(" [%s %s]", o.Source, path)
 }
