@@ -20,6 +20,9 @@ type Metrics struct {
 	Webhooks          *prometheus.CounterVec   // by kind and result
 	Drifted           prometheus.Gauge
 	Fetches           *prometheus.CounterVec // by result: changed | unchanged | error
+	Suspended         *prometheus.GaugeVec   // by scope: repository (0 or 1) | tenant (suspended tenants)
+	Deferred          prometheus.Gauge       // tenants planned but outside their sync windows in the last reconcile
+	Gates             *prometheus.CounterVec // wave gate checks by wave and result: passed | failed
 }
 
 // New creates and registers the instruments (plus Go and process collectors).
@@ -48,8 +51,18 @@ func New() *Metrics {
 		Fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "objectstack_source_fetches_total", Help: "Source checks by result (changed, unchanged, error).",
 		}, []string{"result"}),
+		Suspended: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "objectstack_reconcile_suspended", Help: "Suspensions in force: scope repository is 1 while the whole repository is suspended; scope tenant counts suspended tenants.",
+		}, []string{"scope"}),
+		Deferred: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "objectstack_reconcile_deferred_tenants", Help: "Tenants with changes waiting for their sync window (planned, not applied) in the last reconcile.",
+		}),
+		Gates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "objectstack_reconcile_gate_checks_total", Help: "Wave gates checked before the next wave, by wave and result (passed, failed).",
+		}, []string{"wave", "result"}),
 	}
 	m.Registry.MustRegister(m.ReconcileDuration, m.TenantsByCond, m.Applies, m.Failures, m.Webhooks, m.Drifted, m.Fetches,
+		m.Suspended, m.Deferred, m.Gates,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
