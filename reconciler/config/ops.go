@@ -185,7 +185,7 @@ func (p *parser) syncWindows(n *yaml.Node, path string) []SyncWindow {
 		switch {
 		case durNode == nil:
 			p.fail(wn, wp+".duration", "required", "is required (how long the window stays open, like 4h)")
-		case w.Duration == 0 && durNode.Value != "":
+		case w.Duration == 0 && durNode.Value != "" && validDuration(durNode.Value):
 			p.fail(durNode, wp+".duration", "range", "must be longer than 0")
 		}
 		if w.Location == nil {
@@ -263,4 +263,9 @@ func (w *SyncWindow) NextStart(t time.Time) time.Time {
 
 func issueAt(file string, line int, path, code, msg string) bundle.Issue {
 	return bundle.Issue{Severity: bundle.SeverityError, File: file, Line: line, Path: path, Code: code, Message: msg}
+}
+
+func validDuration(s string) bool {
+	_, err := time.ParseDuration(s)
+	return err == nil
 }
