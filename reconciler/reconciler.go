@@ -100,6 +100,9 @@ type Reconciler struct {
 	backoff   time.Duration
 	// windowAt: tenants wait for a sync window that opens then; the next poll comes no later.
 	windowAt time.Time
+	// windowWait: the last reconcile left only tenants waiting for their sync windows; retrying them
+	// sooner than the window (or the interval) would only plan them again.
+	windowWait bool
 }
 
 // New validates the options and fills in defaults.
@@ -261,6 +264,10 @@ func (r *Reconciler) backoffPoll(err error) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil && !r.needRetry {
+		r.backoff = 0
+		return source.Jitter(r.opts.Interval)
+	}
+	if err == nil && r.windowWait {
 		r.backoff = 0
 		return source.Jitter(r.opts.Interval)
 	}

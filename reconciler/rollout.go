@@ -28,6 +28,7 @@ func (r *Reconciler) setStateLeased(repo *Repository, rev source.Revision, retry
 	defer r.mu.Unlock()
 	r.needRetry = retry
 	r.leaseWait = leased
+	r.windowWait = false
 	if repo != nil && repo.Valid() {
 		r.lastRepo, r.lastRev = repo, rev
 	}
@@ -214,6 +215,9 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 	}
 	r.observeConditions(ex.rec.merged(statuses))
 	r.setStateLeased(repo, rev, !sum.OK() || sum.Leased > 0 || sum.Suspended > 0 || sum.Deferred > 0, sum.OK() && sum.Leased > 0)
+	r.mu.Lock()
+	r.windowWait = sum.OK() && sum.Leased == 0 && sum.Suspended == 0 && sum.Deferred > 0
+	r.mu.Unlock()
 	return sum, nil
 }
 
