@@ -49,6 +49,8 @@ type reconcileOptions struct {
 	settle        time.Duration
 	holder        string
 	leaseTTL      time.Duration
+	// overrideWindows: apply outside objectstack.yaml's sync windows (only with --once: an emergency run).
+	overrideWindows bool
 }
 
 func newReconcileCmd() *cobra.Command {
@@ -97,6 +99,7 @@ converged, 1 when the revision is invalid or any tenant failed or was refused.`,
 	fl.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.DurationVar(&o.settle, "webhook-settle", time.Second, "quiet period that coalesces a burst of webhooks into one reconcile")
 	fl.DurationVar(&o.leaseTTL, "lease-ttl", reconciler.DefaultLeaseTTL, "how long a tenant lease outlives its replica: renewed every third of it while the replica works, so a survivor takes over a dead replica's tenants within about this long")
+	fl.BoolVar(&o.overrideWindows, "override-windows", false, "with --once: apply even outside objectstack.yaml's sync windows (emergencies; recorded in each tenant's history)")
 	fl.StringVar(&o.holder, "replica-id", "", "lease holder id of this replica (default host-pid-random, unique per process; set a stable id to let a restarted replica resume its own leases at once)")
 	return cmd
 }
@@ -188,6 +191,9 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 	if o.interval < time.Second {
 		return usagef("--interval must be at least 1s")
 	}
+	if o.overrideWindows && !o.once {
+		return usagef("--override-windows goes with --once: it is for one emergency run, not a standing replica")
+	}
 	if o.leaseTTL < time.Second {
 		return usagef("--lease-ttl must be at least 1s (it is renewed every third of it)")
 	}
@@ -230,7 +236,8 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 		drift = -1
 	}
 	rec, err := reconciler.New(reconciler.Options{Tenants: svc, Store: store, Source: src, Logger: logger, Concurrency: o.concurrency,
-		Interval: o.interval, DriftInterval: drift, Settle: o.settle, Holder: o.holder, LeaseTTL: o.leaseTTL})
+		Interval: o.interval, DriftInterval: drift, Settle: o.settle, Holder: o.holder, LeaseTTL: o.leaseTTL,
+		OverrideWindows: o.overrideWindows})
 	if err != nil {
 		return err
 	}

@@ -152,12 +152,18 @@ func TestJSONSchemaCoversOps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Parse(example, FileName)
+	// The example shows sync windows and a gate commented out (it is also a live repository in the CLI
+	// tests, where a closed window or an unreachable check would stop them); uncommented, both must be valid.
+	enabled := uncommentBlocks(string(example), "gate", "syncWindows")
+	cfg, err := Parse([]byte(enabled), FileName)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the example with its commented settings enabled: %v\n%s", err, enabled)
 	}
-	if len(cfg.SyncWindows) == 0 || cfg.Rollout.Waves[0].Gate == nil || cfg.Rollout.Waves[0].Gate.Check == nil {
-		t.Fatal("the example should show sync windows and a wave gate with a check")
+	if len(cfg.SyncWindows) != 3 || cfg.Rollout.Waves[0].Gate == nil || cfg.Rollout.Waves[0].Gate.Check == nil || cfg.Rollout.Waves[0].Gate.Soak == 0 {
+		t.Fatalf("the example should show sync windows and a wave gate with a check: %+v", cfg)
+	}
+	if errs := v.validate(yamlToJSON(t, []byte(enabled)), schema, ""); len(errs) > 0 {
+		t.Fatalf("the example with its commented settings enabled does not validate against the schema: %v", errs)
 	}
 	for _, tc := range opsBadCases {
 		if tc.structural {
@@ -174,4 +180,28 @@ func TestJSONSchemaCoversOps(t *testing.T) {
 	if errs := v.validate(yamlToJSON(t, []byte(good)), schema, ""); len(errs) > 0 {
 		t.Fatalf("the schema rejects a valid file: %v", errs)
 	}
+}
+
+// uncommentBlocks removes the comment mark of each "# key:" line for the given keys and of the lines
+// under it that are indented deeper ("#   ..."), keeping the indentation.
+func uncommentBlocks(doc string, keys ...string) string {
+	lines := strings.Split(doc, "\n")
+	indent := ""
+	in := false
+	for i, l := range lines {
+		if in && strings.HasPrefix(l, indent+"#  ") {
+			lines[i] = indent + l[len(indent)+2:]
+			continue
+		}
+		in = false
+		for _, k := range keys {
+			trimmed := strings.TrimLeft(l, " ")
+			if trimmed == "# "+k+":" {
+				indent = l[:len(l)-len(trimmed)]
+				lines[i] = indent + k + ":"
+				in = true
+			}
+		}
+	}
+	return strings.Join(lines, "\n")
 }
