@@ -3,8 +3,10 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/config"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/source"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/status"
 )
@@ -24,6 +26,7 @@ func (r *Reconciler) holdBack(repo *Repository, rev source.Revision, desired []*
 	statuses map[string]status.Tenant, sus status.Suspensions, sum *Summary) heldBack {
 	hb := heldBack{deferred: map[string]windowState{}, overridden: map[string]bool{}}
 	now := r.opts.Now()
+	memo := map[string]windowState{}
 	for _, d := range desired {
 		id := d.Tenant.ID
 		if !need[id] {
@@ -40,7 +43,15 @@ func (r *Reconciler) holdBack(repo *Repository, rev source.Revision, desired []*
 			}
 			continue
 		}
-		ws := windowStateAt(windowsFor(repo.Config, d), now)
+		// Tenants covered by the same windows share the answer: the search for the next opening runs
+		// once per set of windows, not once per tenant.
+		covering := windowsFor(repo.Config, d)
+		key := windowKey(repo.Config.SyncWindows, covering)
+		ws, ok := memo[key]
+		if !ok {
+			ws = windowStateAt(covering, now)
+			memo[key] = ws
+		}
 		if ws.open {
 			continue
 		}
@@ -60,7 +71,11 @@ func (r *Reconciler) holdBack(repo *Repository, rev source.Revision, desired []*
 	}
 	r.m.Deferred.Set(float64(len(hb.deferred)))
 	if len(hb.deferred) > 0 {
-		r.log.Info("tenants outside their sync windows: planned, not applied", "tenants", len(hb.deferred), "nextWindow", hb.nextWindow)
+		next := "none scheduled"
+		if !hb.nextWindow.IsZero() {
+			next = hb.nextWindow.UTC().Format(time.RFC3339)
+		}
+		r.log.Info("tenants outside their sync windows: planned, not applied", "tenants", len(hb.deferred), "nextWindow", next)
 	}
 	return hb
 }
@@ -117,3 +132,16 @@ func deferredMessage(sum *Summary) string {
 
 // overrideNote ends the status message and history entry of a tenant applied outside its sync windows.
 const overrideNote = " (outside its sync windows: applied by reconcile --override-windows)"
+
+// windowKey names a set of covering windows by their positions in objectstack.yaml.
+func windowKey(all []config.SyncWindow, covering []*config.SyncWindow) string {
+	var b strings.Builder
+	for _, w := range covering {
+		for i := range all {
+			if &all[i] == w {
+				fmt.Fprintf(&b, "%d,", i)
+			}
+		}
+	}
+	return b.String()
+}

@@ -309,6 +309,19 @@ func printSummary(w io.Writer, s *reconciler.Summary) {
 	}
 	fmt.Fprintf(w, "%d tenant(s) targeted: %d applied, %d already up to date (not opened), %d up to date after planning, %d failed, %d refused, %d halted, %d held by another replica (%d ms)\n",
 		s.Targeted, s.Applied, s.Skipped, s.UpToDate, s.Failed, s.Refused, s.Halted, s.Leased, s.DurationMs)
+	if s.Suspended > 0 {
+		fmt.Fprintf(w, "%d tenant(s) suspended: skipped (objectstack resume lifts it)\n", s.Suspended)
+	}
+	if s.Deferred > 0 {
+		next := "no window is scheduled to open"
+		if s.NextWindowAt != nil {
+			next = "the next window opens at " + s.NextWindowAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%d tenant(s) outside their sync windows: planned, not applied; %s\n", s.Deferred, next)
+	}
+	for _, g := range s.Gates {
+		fmt.Fprintf(w, "%s\n", g.Message)
+	}
 	if len(s.Unknown) > 0 {
 		fmt.Fprintf(w, "warning: objectstack.yaml names tenants that are not active: %s\n", strings.Join(s.Unknown, ", "))
 	}
