@@ -371,7 +371,8 @@ func (ex *execution) stop() bool {
 		return false
 	case config.FailureStopAfter:
 		if ex.cfg.FailurePolicy.MaxFailuresPercent > 0 {
-			return ex.waveFailures.Load() >= ex.waveLimit
+			// waveLimit is set when a wave starts; before the first one nothing has failed.
+			return ex.waveLimit > 0 && ex.waveFailures.Load() >= ex.waveLimit
 		}
 		return f >= int64(ex.cfg.FailurePolicy.MaxFailures)
 	default:
@@ -485,7 +486,7 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 		if len(todo[i]) == 0 {
 			continue
 		}
-		ex.gatesBefore(ctx, waves, i, applied, sum)
+		ex.gatesBefore(ctx, waves, i, applied, sum) // a failed gate halts: runWave then starts nobody
 		ex.mu.Lock()
 		moved := ex.wave != w.Name
 		ex.wave = w.Name
