@@ -35,7 +35,13 @@ var opsTenants = []tenantSpec{
 // control-plane handle on the same control plane (as a second `objectstack reconcile` would).
 func (e *env) replica(t *testing.T, opts Options) *Reconciler {
 	t.Helper()
-	other := openEnv(t, e.dataDir)
+	return e.replicaOn(t, "", "", opts)
+}
+
+// replicaOn is replica with the control plane at controlURL (empty: the data folder's control.db).
+func (e *env) replicaOn(t *testing.T, controlURL, controlToken string, opts Options) *Reconciler {
+	t.Helper()
+	other := openEnvWith(t, e.dataDir, controlURL, controlToken)
 	other.remote = e.remote
 	return other.reconciler(opts)
 }
@@ -54,9 +60,22 @@ func mustOnce(t *testing.T, what string, r *Reconciler) *Summary {
 // canary wave lets the canary finish and starts no tenant of the next wave; replica b then skips every
 // tenant too. Suspended tenants are reported (Reconciling/Suspended, outcome suspended, /status, metrics),
 // never failed; resuming lets either replica finish. A tenant suspension stops only that tenant.
+//
+// It runs with the control plane in a file and on `objectstack dev` behind a counting proxy, where a
+// reconcile of a suspended repository is shown to cost what a no-change reconcile does: one read (the
+// suspensions ride on the registry snapshot) and one write.
 func TestSuspendResumeTwoReplicas(t *testing.T) {
+	t.Run("file", func(t *testing.T) { testSuspendResume(t, nil) })
+	t.Run("remote", func(t *testing.T) { testSuspendResume(t, startRemoteFleet(t)) })
+}
+
+func testSuspendResume(t *testing.T, f *remoteFleet) {
 	ctx := context.Background()
-	e := newEnv(t, opsTenants)
+	ctlURL, ctlTok := "", ""
+	if f != nil {
+		ctlURL, ctlTok = f.controlURL, f.controlTok
+	}
+	e := newEnvWith(t, opsTenants, ctlURL, ctlTok)
 	e.remote.Write(merge(map[string][]byte{"objectstack.yaml": repoConfig("")}, coreBundle("1.0.0")))
 	e.remote.Commit("core 1.0.0")
 	var suspendOnce sync.Once
@@ -64,13 +83,13 @@ func TestSuspendResumeTwoReplicas(t *testing.T) {
 		if res.TenantID == "t-canary" {
 			// `objectstack suspend --reason ...` from an operator's shell: its own handle on the control plane.
 			suspendOnce.Do(func() {
-				if err := openEnv(t, e.dataDir).store.Suspend(ctx, nil, "incident 42: error rate up", "ops@laptop"); err != nil {
+				if err := openEnvWith(t, e.dataDir, ctlURL, ctlTok).store.Suspend(ctx, nil, "incident 42: error rate up", "ops@laptop"); err != nil {
 					t.Error(err)
 				}
 			})
 		}
 	}})
-	b := e.replica(t, Options{Holder: "replica-b"})
+	b := e.replicaOn(t, ctlURL, ctlTok, Options{Holder: "replica-b", FlushInterval: -1})
 
 	sum := mustOnce(t, "replica a", a)
 	oc := outcomes(sum)
@@ -105,6 +124,18 @@ func TestSuspendResumeTwoReplicas(t *testing.T) {
 	}
 	if got := metricValue(b.m.Suspended.WithLabelValues("repository")); got != 1 {
 		t.Fatalf("replica b: suspended{scope=repository} = %v", got)
+	}
+	if f != nil {
+		// Polling a suspended repository: the statuses already say so, so one read and one write (the
+		// source's fetch record), no tenant database — the no-change budget.
+		f.counts.take()
+		if sum := mustOnce(t, "replica b polling while suspended", b); sum.Suspended != 4 || sum.Applied != 0 {
+			t.Fatalf("polling while suspended: %+v", sum)
+		}
+		c := f.counts.take()
+		if c["control:read"] != 1 || c["control:write"] != 1 || c["control:other"] != 0 || c["tenant"] != 0 {
+			t.Fatalf("a reconcile of a suspended repository: %v, want 1 control-plane read and 1 write", c)
+		}
 	}
 	// /status shows the suspension and each suspended tenant.
 	srv := httptest.NewServer(b.Handler())
