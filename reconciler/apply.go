@@ -162,6 +162,10 @@ func (ex *execution) recordResult(ctx context.Context, d *Desired, res TenantRes
 		r.m.Failures.WithLabelValues(reason).Inc()
 		r.log.Error("tenant failed", "tenant", d.Tenant.ID, "revision", ex.rev.String(), "error", res.Error)
 	}
+	if ex.overridden[d.Tenant.ID] {
+		// The emergency path is on the record: the tenant was outside its sync windows.
+		st.Message += overrideNote
+	}
 	h.Message = st.Message
 	if err := ex.rec.add(ctx, status.Update{Status: st, History: h, RolloutID: ex.rollout.ID, TaskState: task, ReleaseHolder: r.opts.Holder}); err != nil {
 		r.log.Error("record status", "tenant", d.Tenant.ID, "error", err)

@@ -43,7 +43,7 @@ func (r *Reconciler) CheckDrift(ctx context.Context) (*DriftReport, error) {
 	if repo == nil {
 		return &DriftReport{}, nil
 	}
-	tenants, statuses, err := r.readControlPlane(ctx)
+	tenants, statuses, _, err := r.readControlPlane(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("drift: %w", err)
 	}
@@ -66,10 +66,12 @@ func (r *Reconciler) CheckDrift(ctx context.Context) (*DriftReport, error) {
 	for _, d := range check {
 		ids = append(ids, d.Tenant.ID)
 	}
-	leased, err := r.opts.Store.AcquireLeases(ctx, r.opts.Holder, ids, r.opts.LeaseTTL)
+	// A suspended tenant is not leased, so neither checked nor healed.
+	leased, _, err := r.opts.Store.AcquireLeasesUnlessSuspended(ctx, r.opts.Holder, ids, r.opts.LeaseTTL)
 	if err != nil {
 		return nil, err
 	}
+	now := r.opts.Now()
 	ex := &execution{r: r, rev: rev, cfg: repo.Config, statuses: statuses, rollout: &status.Rollout{}, rec: newRecorder(ctx, r), held: maps.Clone(leased)}
 	// Every checked tenant is leased up front: the heartbeat keeps them while the check runs.
 	ex.rec.onReleased = ex.released
@@ -82,7 +84,8 @@ func (r *Reconciler) CheckDrift(ctx context.Context) (*DriftReport, error) {
 			continue
 		}
 		g.Go(func() error {
-			res := r.driftTenant(gctx, ex, d, heal)
+			// Outside its sync windows drift is reported, never healed: healing applies.
+			res := r.driftTenant(gctx, ex, d, heal && windowStateAt(windowsFor(repo.Config, d), now).open)
 			mu.Lock()
 			rep.Results = append(rep.Results, res)
 			mu.Unlock()

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,14 @@ type Options struct {
 	// NotifyDrain bounds how long Run, when its context ends, waits for queued notifications (default
 	// DefaultNotifyDrain).
 	NotifyDrain time.Duration
+	// Now is the clock sync windows are judged by (default time.Now; tests move it).
+	Now func() time.Time
+	// OverrideWindows applies changes even outside the sync windows (`reconcile --once --override-windows`,
+	// for emergencies); every tenant it applies that way says so in its history.
+	OverrideWindows bool
+	// GateClient sends wave gates' checks (default: a client without redirects to other hosts' credentials;
+	// each check has its own timeout).
+	GateClient *http.Client
 }
 
 // DefaultLeaseTTL is the default LeaseTTL: short, because a replica at work renews its leases by
@@ -97,6 +106,11 @@ type Reconciler struct {
 	// long the poll interval is.
 	leaseWait bool
 	backoff   time.Duration
+	// windowAt: tenants wait for a sync window that opens then; the next poll comes no later.
+	windowAt time.Time
+	// windowWait: the last reconcile left only tenants waiting for their sync windows; retrying them
+	// sooner than the window (or the interval) would only plan them again.
+	windowWait bool
 }
 
 // New validates the options and fills in defaults.
@@ -145,6 +159,12 @@ func New(opts Options) (*Reconciler, error) {
 	}
 	if opts.NotifyDrain <= 0 {
 		opts.NotifyDrain = DefaultNotifyDrain
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.GateClient == nil {
+		opts.GateClient = &http.Client{}
 	}
 	r := &Reconciler{opts: opts, log: opts.Logger, m: opts.Metrics, trigger: webhook.NewTrigger(opts.Settle)}
 	r.notify = newNotifier(opts.Notify, r)
@@ -249,9 +269,26 @@ func (r *Reconciler) Run(ctx context.Context) error {
 // from 5s up to the interval while fetches or reconciles keep failing, so a transient error (a remote
 // hiccup, a locked tenant) is retried soon without hammering anything.
 func (r *Reconciler) nextPoll(err error) time.Duration {
+	d := r.backoffPoll(err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.windowAt.IsZero() {
+		// A sync window opens before the backoff would poll: reconcile just after it opens.
+		if until := r.windowAt.Sub(r.opts.Now()) + time.Second; until < d {
+			d = max(until, time.Second)
+		}
+	}
+	return d
+}
+
+func (r *Reconciler) backoffPoll(err error) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil && !r.needRetry {
+		r.backoff = 0
+		return source.Jitter(r.opts.Interval)
+	}
+	if err == nil && r.windowWait {
 		r.backoff = 0
 		return source.Jitter(r.opts.Interval)
 	}

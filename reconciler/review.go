@@ -57,7 +57,7 @@ func (r *Reconciler) Review(ctx context.Context, rev source.Revision) (*Review, 
 	if !rv.Valid {
 		return rv, nil
 	}
-	tenants, statuses, err := r.readControlPlane(ctx)
+	tenants, statuses, _, err := r.readControlPlane(ctx)
 	if err != nil {
 		return nil, err
 	}

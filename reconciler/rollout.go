@@ -29,6 +29,7 @@ func (r *Reconciler) setStateLeased(repo *Repository, rev source.Revision, retry
 	defer r.mu.Unlock()
 	r.needRetry = retry
 	r.leaseWait = leased
+	r.windowWait = false
 	if repo != nil && repo.Valid() {
 		r.lastRepo, r.lastRev = repo, rev
 	}
@@ -88,10 +89,11 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 	// Control-plane budget of one revision: one read (tenants and their status, one snapshot) and one write
 	// for the source — together with the rollout and all its tasks when there is work. Everything after
 	// that is written per batch of tenants.
-	tenants, statuses, err := r.readControlPlane(ctx)
+	tenants, statuses, sus, err := r.readControlPlane(ctx)
 	if err != nil {
 		return nil, err
 	}
+	r.observeSuspensions(sus)
 	if !sum.Valid {
 		for _, is := range sum.Issues {
 			r.log.Error("invalid revision", "revision", sum.Revision, "file", is.File, "line", is.Line, "path", is.Path, "message", is.Message)
@@ -131,13 +133,18 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 		need[d.Tenant.ID] = true
 	}
 	sum.Skipped = len(desired) - len(need)
-	if len(need) == 0 {
-		// The source and the recovered tenants' conditions: one write.
+	// Suspended tenants are left out (reported, not failed); tenants outside their sync windows are only
+	// planned (suspend.go, windows.go).
+	hb := r.holdBack(repo, rev, desired, need, statuses, sus, sum)
+	recovered = append(recovered, hb.updates...)
+	r.setWindowAt(hb.nextWindow)
+	if len(need) == 0 && len(hb.deferred) == 0 {
+		// The source and the recovered (or suspended) tenants' conditions: one write.
 		if err := r.opts.Store.Write(ctx, status.Batch{Source: &src, Updates: recovered}); err != nil {
 			return nil, err
 		}
 		r.observeConditions(statuses)
-		r.setState(repo, rev, false)
+		r.setState(repo, rev, sum.Suspended > 0)
 		return sum, nil
 	}
 	tasks := map[string]string{}
@@ -152,7 +159,16 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 			}
 		}
 	}
-	ro, resumed, err := r.opts.Store.Begin(ctx, status.RolloutStart{Revision: rev.String(), Digest: rev.Digest, Tasks: tasks, Wave: firstWave, Source: &src})
+	var ro *status.Rollout
+	resumed := false
+	if len(tasks) > 0 {
+		ro, resumed, err = r.opts.Store.Begin(ctx, status.RolloutStart{Revision: rev.String(), Digest: rev.Digest, Tasks: tasks, Wave: firstWave, Source: &src})
+	} else {
+		// Every tenant with work waits for its sync window: planned, nothing applied, no rollout started.
+		ro = &status.Rollout{}
+		err = r.opts.Store.Write(ctx, status.Batch{Source: &src, Updates: recovered})
+		recovered = nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +177,7 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 		r.log.Info("resuming rollout", "rollout", ro.ID, "revision", ro.Revision, "wave", ro.Wave)
 	}
 	ex := &execution{r: r, rev: rev, cfg: repo.Config, statuses: statuses, rollout: ro, rec: newRecorder(ctx, r), wave: firstWave,
-		held: map[string]bool{}}
+		held: map[string]bool{}, sus: sus, gated: -1, deferred: hb.deferred, overridden: hb.overridden}
 	ex.rec.onReleased = ex.released
 	for _, u := range recovered {
 		_ = ex.rec.add(ctx, u) // rides on the rollout's first write
@@ -177,12 +193,22 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 	case sum.Failed+sum.Refused > 0:
 		state = status.RolloutFailed
 		msg = fmt.Sprintf("%d tenant(s) failed, %d refused", sum.Failed, sum.Refused)
+	case sum.Suspended > 0:
+		state = status.RolloutSuspended
+		msg = fmt.Sprintf("%d tenant(s) suspended: not started", sum.Suspended)
 	case sum.Leased > 0:
 		msg = fmt.Sprintf("%d tenant(s) held by another replica", sum.Leased)
 	}
-	sum.RolloutState = state
+	if sum.Deferred > 0 {
+		msg = strings.TrimPrefix(msg+"; "+deferredMessage(sum), "; ")
+	}
+	var final *status.RolloutState
+	if ro.ID > 0 {
+		sum.RolloutState = state
+		final = &status.RolloutState{ID: ro.ID, State: state, Wave: ex.wave, Message: msg}
+	}
 	// The last outcomes and the rollout's final state: one write.
-	err = ex.rec.close(ctx, &status.RolloutState{ID: ro.ID, State: state, Wave: ex.wave, Message: msg})
+	err = ex.rec.close(ctx, final)
 	// The heartbeat runs until the releases are written: a lease must not run out between its tenant's
 	// outcome and the write that records it.
 	stopBeat()
@@ -191,7 +217,10 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 	}
 	ex.notifyFinished(sum, state, msg)
 	r.observeConditions(ex.rec.merged(statuses))
-	r.setStateLeased(repo, rev, !sum.OK() || sum.Leased > 0, sum.OK() && sum.Leased > 0)
+	r.setStateLeased(repo, rev, !sum.OK() || sum.Leased > 0 || sum.Suspended > 0 || sum.Deferred > 0, sum.OK() && sum.Leased > 0)
+	r.mu.Lock()
+	r.windowWait = sum.OK() && sum.Leased == 0 && sum.Suspended == 0 && sum.Deferred > 0
+	r.mu.Unlock()
 	return sum, nil
 }
 
@@ -215,27 +244,36 @@ func readyAgain(st status.Tenant, d *Desired, rev source.Revision) (status.Updat
 // readControlPlane reads the tenant registry and every tenant's reconcile status. When the status store
 // and the tenant service share one control-plane handle (cmd/objectstack and the tests open them so)
 // that is ONE request from one snapshot; otherwise one each.
-func (r *Reconciler) readControlPlane(ctx context.Context) ([]tenant.Tenant, map[string]status.Tenant, error) {
+func (r *Reconciler) readControlPlane(ctx context.Context) ([]tenant.Tenant, map[string]status.Tenant, status.Suspensions, error) {
 	if r.opts.Store.DB() == r.opts.Tenants.ControlDB() {
-		statuses, res, err := r.opts.Store.Snapshot(ctx, tenant.ListStmt(tenant.Filter{}))
+		// The suspensions ride on the same snapshot.
+		statuses, res, err := r.opts.Store.Snapshot(ctx, tenant.ListStmt(tenant.Filter{}), status.SuspensionsStmt)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read control plane: %w", err)
+			return nil, nil, nil, fmt.Errorf("read control plane: %w", err)
 		}
 		tenants, err := tenant.DecodeList(res[0], tenant.Filter{})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return tenants, statuses, nil
+		sus, err := status.DecodeSuspensions(res[1])
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return tenants, statuses, sus, nil
 	}
 	tenants, err := r.opts.Tenants.List(ctx, tenant.Filter{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("list tenants: %w", err)
+		return nil, nil, nil, fmt.Errorf("list tenants: %w", err)
 	}
 	statuses, err := r.opts.Store.All(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return tenants, statuses, nil
+	sus, err := r.opts.Store.Suspensions(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return tenants, statuses, sus, nil
 }
 
 // invalidBatch bounds one write of markInvalid: every known tenant gets a status row and a history entry,
@@ -313,6 +351,14 @@ type execution struct {
 	halted   atomic.Bool
 	haltMsg  string
 	wave     string
+	sus      status.Suspensions // the latest suspensions read (at start, with each lease group, each heartbeat)
+
+	// waveFailures counts the current wave's failures against waveLimit (maxFailures as a percentage).
+	waveFailures atomic.Int64
+	waveLimit    int64
+	gated        int                    // index of the last wave whose gate was considered
+	deferred     map[string]windowState // tenants planned only: outside their sync windows
+	overridden   map[string]bool        // tenants applied outside their sync windows (--override-windows)
 }
 
 func (ex *execution) sourceTag() string { return "reconcile@" + ex.rev.String() }
@@ -327,6 +373,10 @@ func (ex *execution) stop() bool {
 	case config.FailureContinue:
 		return false
 	case config.FailureStopAfter:
+		if ex.cfg.FailurePolicy.MaxFailuresPercent > 0 {
+			// waveLimit is set when a wave starts; before the first one nothing has failed.
+			return ex.waveLimit > 0 && ex.waveFailures.Load() >= ex.waveLimit
+		}
 		return f >= int64(ex.cfg.FailurePolicy.MaxFailures)
 	default:
 		return f > 0
@@ -378,16 +428,19 @@ func inGroups[T any](items []*Desired, size int, prepare func([]*Desired) T, ski
 func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool, sum *Summary) {
 	r := ex.r
 	todo := make([][]*Desired, len(waves))
-	var all []*Desired
+	var all, planOnly []*Desired
 	for i, w := range waves {
 		for _, d := range w.Members {
 			if need[d.Tenant.ID] && ex.rollout.Tasks[d.Tenant.ID] != status.TaskApplied {
 				todo[i] = append(todo[i], d) // TaskApplied: a resumed rollout finished this tenant before the restart
+			} else if _, ok := ex.deferred[d.Tenant.ID]; ok {
+				planOnly = append(planOnly, d)
 			}
 		}
 		all = append(all, todo[i]...)
 	}
 	ex.notifyStarted(waves, todo, sum.Resumed)
+	all = append(all, planOnly...)
 
 	// Phase 1: plan every tenant (dry run, read-only), so refusals are known before anything is applied.
 	// A continuous pool: a tenant starts as soon as any earlier one finishes. Handles are opened a group at
@@ -424,6 +477,9 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 			r.opts.OnTenant(res)
 		}
 	}
+	for _, d := range planOnly {
+		add(ex.recordDeferred(ctx, d, waves[d.Wave].Name, plans[d.Tenant.ID]))
+	}
 	last := -1
 	for i := range waves {
 		if len(todo[i]) > 0 {
@@ -431,10 +487,12 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 		}
 	}
 	var haltedWaves []notify.WaveInfo // waves the failure policy (or shutdown) stopped before they began
+	applied := map[string]bool{}      // waves that applied something in this reconcile: their gate soaks
 	for i, w := range waves {
 		if len(todo[i]) == 0 {
 			continue
 		}
+		ex.gatesBefore(ctx, waves, i, applied, sum) // a failed gate halts: runWave then starts nobody
 		notRun := ex.stop() || ctx.Err() != nil
 		if notRun {
 			haltedWaves = append(haltedWaves, notify.WaveInfo{Name: w.Name, Tenants: len(todo[i])})
@@ -448,12 +506,20 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 		if moved {
 			ex.rec.setRollout(status.RolloutState{ID: ex.rollout.ID, State: status.RolloutRunning, Wave: w.Name})
 		}
+		resMu.Lock()
+		before := len(results)
+		resMu.Unlock()
 		ex.runWave(ctx, w, todo[i], plans, add)
+		resMu.Lock()
 		if !notRun {
-			resMu.Lock()
 			ex.notifyWaveFinished(w, results)
-			resMu.Unlock()
 		}
+		for _, res := range results[before:] {
+			if res.Outcome == OutcomeApplied {
+				applied[w.Name] = true
+			}
+		}
+		resMu.Unlock()
 		if ex.stop() {
 			ex.halted.Store(true)
 		}
@@ -488,10 +554,14 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 			sum.Halted++
 		case OutcomeLeased:
 			sum.Leased++
+		case OutcomeSuspended:
+			sum.Suspended++
+		case OutcomeDeferred:
+			sum.Deferred++
 		}
 		sum.Pruned += len(res.Pruned)
 	}
-	sum.Results = results
+	sum.Results = append(sum.Results, results...)
 }
 
 // runWave applies one wave's tenants with a continuous pool of workers: each worker takes the next leased
@@ -504,6 +574,8 @@ func (ex *execution) runWave(ctx context.Context, w Wave, todo []*Desired, plans
 	if w.MaxParallel > 0 && w.MaxParallel < limit {
 		limit = w.MaxParallel
 	}
+	ex.waveFailures.Store(0)
+	ex.waveLimit = waveFailureLimit(ex.cfg.FailurePolicy.MaxFailuresPercent, len(todo))
 	halt := func(d *Desired) {
 		ex.recordHalted(ctx, d, w.Name)
 		add(TenantResult{TenantID: d.Tenant.ID, Wave: w.Name, Outcome: OutcomeHalted})
@@ -520,9 +592,17 @@ func (ex *execution) runWave(ctx context.Context, w Wave, todo []*Desired, plans
 					halt(d)
 					continue
 				}
+				// And for a suspension a heartbeat brought since d was leased: a started tenant finishes,
+				// none starts.
+				if sp, ok := ex.suspension(d.Tenant.ID); ok {
+					add(ex.recordSuspended(ctx, d, w.Name, sp))
+					continue
+				}
 				res := ex.applyTenant(ctx, plans[d.Tenant.ID], w.Name)
+				res.WindowOverridden = ex.overridden[d.Tenant.ID]
 				if res.Outcome == OutcomeFailed || res.Outcome == OutcomeRefused {
 					ex.failures.Add(1)
+					ex.waveFailures.Add(1)
 					if ex.stop() {
 						ex.mu.Lock()
 						if ex.haltMsg == "" {
@@ -543,6 +623,10 @@ func (ex *execution) runWave(ctx context.Context, w Wave, todo []*Desired, plans
 		case stopped():
 			halt(d)
 		case !leased[d.Tenant.ID]:
+			if sp, ok := ex.suspension(d.Tenant.ID); ok {
+				add(ex.recordSuspended(ctx, d, w.Name, sp))
+				return
+			}
 			add(TenantResult{TenantID: d.Tenant.ID, Wave: w.Name, Outcome: OutcomeLeased})
 		default:
 			select {
@@ -564,12 +648,13 @@ func (ex *execution) lease(ctx context.Context, ds []*Desired) map[string]bool {
 	for i, d := range ds {
 		ids[i] = d.Tenant.ID
 	}
-	leased, err := r.opts.Store.AcquireLeases(ctx, r.opts.Holder, ids, r.opts.LeaseTTL)
+	leased, sus, err := r.opts.Store.AcquireLeasesUnlessSuspended(ctx, r.opts.Holder, ids, r.opts.LeaseTTL)
 	if err != nil {
 		// Nothing is applied without a lease: these tenants are reported held and retried next time.
 		r.log.Error("acquire leases", "tenants", len(ids), "error", err)
 		return map[string]bool{}
 	}
+	ex.setSuspensions(sus)
 	var got []*Desired
 	ex.mu.Lock()
 	for _, d := range ds {
@@ -622,9 +707,15 @@ func (ex *execution) heartbeat(ctx context.Context) (stop func()) {
 				ids = append(ids, id)
 			}
 			ex.mu.Unlock()
+			if len(ids) == 0 {
+				continue
+			}
 			rctx, rcancel := context.WithTimeout(ctx, r.opts.LeaseTTL)
-			n, err := r.opts.Store.RenewLeases(rctx, r.opts.Holder, ids, r.opts.LeaseTTL)
+			n, sus, err := r.opts.Store.RenewLeasesReadSuspensions(rctx, r.opts.Holder, ids, r.opts.LeaseTTL)
 			rcancel()
+			if err == nil {
+				ex.setSuspensions(sus)
+			}
 			switch {
 			case err != nil && ctx.Err() == nil:
 				// The next beat tries again; the engine's stale-plan guard keeps a tenant another replica

@@ -16,7 +16,12 @@ type StatusDocument struct {
 	Tenants []status.Tenant `json:"tenants"`
 	// Leases says which replica holds which tenant (and until when), as `objectstack unlock` shows them.
 	Leases []status.Lease `json:"leases"`
-	Last   *Summary       `json:"lastReconcile,omitempty"`
+	// Suspensions in force (`objectstack suspend`): scope "*" is the whole repository.
+	Suspensions []status.Suspension `json:"suspensions"`
+	// Windows are the sync windows of the last valid revision, open or when they next open (only from a
+	// running reconciler: the control plane does not keep objectstack.yaml).
+	Windows []WindowStatus `json:"syncWindows,omitempty"`
+	Last    *Summary       `json:"lastReconcile,omitempty"`
 }
 
 // Handler serves /status, /healthz, /readyz, /metrics and one /hook/<kind> per receiver.
@@ -29,6 +34,7 @@ func (r *Reconciler) Handler(receivers ...*webhook.Receiver) http.Handler {
 			r.log.Error("status endpoint", "error", err)
 			return
 		}
+		doc.Windows = r.Windows()
 		doc.Last = r.Last()
 		if doc.Last != nil {
 			// The per-tenant results can be large; /status already carries per-tenant state.

@@ -10,7 +10,7 @@ import (
 
 // ReadStatus assembles the status document from the control plane (used by /status and `objectstack status`).
 func ReadStatus(ctx context.Context, st *status.Store) (*StatusDocument, error) {
-	doc := &StatusDocument{Tenants: []status.Tenant{}, Sources: []status.Source{}, Leases: []status.Lease{}}
+	doc := &StatusDocument{Tenants: []status.Tenant{}, Sources: []status.Source{}, Leases: []status.Lease{}, Suspensions: []status.Suspension{}}
 	o, err := st.Overview(ctx) // one request: sources, latest rollout and every tenant from one snapshot
 	if err != nil {
 		return nil, err
@@ -20,6 +20,7 @@ func ReadStatus(ctx context.Context, st *status.Store) (*StatusDocument, error) 
 	}
 	doc.Rollout = o.Rollout
 	doc.Leases = o.Leases
+	doc.Suspensions = o.Suspensions
 	if len(o.Tenants) > 0 {
 		doc.Tenants = o.Tenants
 	}

@@ -1,6 +1,10 @@
 package reconciler
 
-import "github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
+import (
+	"time"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
+)
 
 // Tenant outcomes of one reconcile.
 const (
@@ -10,6 +14,10 @@ const (
 	OutcomeRefused  = "refused"  // destructive changes without allowance
 	OutcomeHalted   = "halted"   // not attempted: the failure policy stopped the rollout
 	OutcomeLeased   = "leased"   // another replica holds the tenant's lease
+	// OutcomeSuspended: not attempted, the tenant (or the repository) is suspended; not a failure.
+	OutcomeSuspended = "suspended"
+	// OutcomeDeferred: planned but not applied, the tenant is outside its sync windows; not a failure.
+	OutcomeDeferred = "deferred"
 )
 
 // TenantResult is what happened to one tenant that needed work.
@@ -28,6 +36,10 @@ type TenantResult struct {
 	// LeftAlone are owners no longer targeted here that Terraform or the CLI deployed last: never pruned.
 	LeftAlone  []string `json:"leftAlone,omitempty"`
 	DurationMs int64    `json:"durationMs"`
+	// NextWindowAt is when a deferred tenant's next sync window opens (nil: none is scheduled).
+	NextWindowAt *time.Time `json:"nextWindowAt,omitempty"`
+	// WindowOverridden: applied outside its sync windows by --override-windows.
+	WindowOverridden bool `json:"windowOverridden,omitempty"`
 }
 
 // Summary is the result of reconciling one revision.
@@ -42,14 +54,20 @@ type Summary struct {
 	Skipped int      `json:"skipped"` // already at the revision's checksum: database not opened
 	// WithOrphans counts tenants holding owners the reconciler applied that the repository no longer
 	// targets there (including tenants no target selects any more, which Targeted does not count).
-	WithOrphans  int            `json:"withOrphans,omitempty"`
-	Pruned       int            `json:"pruned,omitempty"` // owners removed by prune in this reconcile
-	Applied      int            `json:"applied"`
-	UpToDate     int            `json:"upToDate"`
-	Failed       int            `json:"failed"`
-	Refused      int            `json:"refused"`
-	Halted       int            `json:"halted"`
-	Leased       int            `json:"leased"`
+	WithOrphans int `json:"withOrphans,omitempty"`
+	Pruned      int `json:"pruned,omitempty"` // owners removed by prune in this reconcile
+	Applied     int `json:"applied"`
+	UpToDate    int `json:"upToDate"`
+	Failed      int `json:"failed"`
+	Refused     int `json:"refused"`
+	Halted      int `json:"halted"`
+	Leased      int `json:"leased"`
+	Suspended   int `json:"suspended,omitempty"` // tenants not attempted: suspended
+	Deferred    int `json:"deferred,omitempty"`  // tenants planned but outside their sync windows
+	// NextWindowAt is the earliest time a deferred tenant's sync window opens.
+	NextWindowAt *time.Time `json:"nextWindowAt,omitempty"`
+	// Gates are the wave gates checked in this reconcile, in order.
+	Gates        []GateResult   `json:"gates,omitempty"`
 	RolloutID    int64          `json:"rolloutId,omitempty"`
 	RolloutState string         `json:"rolloutState,omitempty"`
 	Resumed      bool           `json:"resumed,omitempty"`

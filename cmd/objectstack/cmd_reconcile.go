@@ -51,6 +51,8 @@ type reconcileOptions struct {
 	holder        string
 	leaseTTL      time.Duration
 	statusContext string
+	// overrideWindows: apply outside objectstack.yaml's sync windows (only with --once: an emergency run).
+	overrideWindows bool
 }
 
 func newReconcileCmd() *cobra.Command {
@@ -100,6 +102,7 @@ converged, 1 when the revision is invalid or any tenant failed or was refused.`,
 	fl.DurationVar(&o.settle, "webhook-settle", time.Second, "quiet period that coalesces a burst of webhooks into one reconcile")
 	fl.DurationVar(&o.leaseTTL, "lease-ttl", reconciler.DefaultLeaseTTL, "how long a tenant lease outlives its replica: renewed every third of it while the replica works, so a survivor takes over a dead replica's tenants within about this long")
 	fl.StringVar(&o.statusContext, "status-context", "", "this reconciler's own segment of the commit-status contexts objectstack.yaml's notifications post (<context>/<status-context>/<wave>): set a different one (cluster, region) on each reconciler watching the same repository so they never overwrite each other's statuses")
+	fl.BoolVar(&o.overrideWindows, "override-windows", false, "with --once: apply even outside objectstack.yaml's sync windows (emergencies; recorded in each tenant's history)")
 	fl.StringVar(&o.holder, "replica-id", "", "lease holder id of this replica (default host-pid-random, unique per process; set a stable id to let a restarted replica resume its own leases at once)")
 	return cmd
 }
@@ -191,6 +194,9 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 	if o.interval < time.Second {
 		return usagef("--interval must be at least 1s")
 	}
+	if o.overrideWindows && !o.once {
+		return usagef("--override-windows goes with --once: it is for one emergency run, not a standing replica")
+	}
 	if o.leaseTTL < time.Second {
 		return usagef("--lease-ttl must be at least 1s (it is renewed every third of it)")
 	}
@@ -237,7 +243,7 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 	}
 	rec, err := reconciler.New(reconciler.Options{Tenants: svc, Store: store, Source: src, Logger: logger, Concurrency: o.concurrency,
 		Interval: o.interval, DriftInterval: drift, Settle: o.settle, Holder: o.holder, LeaseTTL: o.leaseTTL,
-		Notify: notify.Options{StatusContext: o.statusContext}})
+		Notify: notify.Options{StatusContext: o.statusContext}, OverrideWindows: o.overrideWindows})
 	if err != nil {
 		return err
 	}
@@ -315,6 +321,19 @@ func printSummary(w io.Writer, s *reconciler.Summary) {
 	}
 	fmt.Fprintf(w, "%d tenant(s) targeted: %d applied, %d already up to date (not opened), %d up to date after planning, %d failed, %d refused, %d halted, %d held by another replica (%d ms)\n",
 		s.Targeted, s.Applied, s.Skipped, s.UpToDate, s.Failed, s.Refused, s.Halted, s.Leased, s.DurationMs)
+	if s.Suspended > 0 {
+		fmt.Fprintf(w, "%d tenant(s) suspended: skipped (objectstack resume lifts it)\n", s.Suspended)
+	}
+	if s.Deferred > 0 {
+		next := "no window is scheduled to open"
+		if s.NextWindowAt != nil {
+			next = "the next window opens at " + s.NextWindowAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%d tenant(s) outside their sync windows: planned, not applied; %s\n", s.Deferred, next)
+	}
+	for _, g := range s.Gates {
+		fmt.Fprintf(w, "%s\n", g.Message)
+	}
 	if len(s.Unknown) > 0 {
 		fmt.Fprintf(w, "warning: objectstack.yaml names tenants that are not active: %s\n", strings.Join(s.Unknown, ", "))
 	}

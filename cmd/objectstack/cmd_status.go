@@ -73,6 +73,9 @@ func printStatus(w io.Writer, doc *reconciler.StatusDocument) {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(doc.Suspensions) > 0 {
+		printSuspensions(w, doc.Suspensions)
+	}
 	if len(doc.Tenants) == 0 {
 		fmt.Fprintln(w, "no tenant has been reconciled yet")
 		return

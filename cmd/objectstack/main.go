@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	// Sync windows name IANA time zones; embedded so they load on a minimal image without /usr/share/zoneinfo.
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 )
@@ -87,6 +89,9 @@ func newRootCmd() *cobra.Command {
 		newReconcileCmd(),
 		newStatusCmd(),
 		newUnlockCmd(),
+		newSuspendCmd(),
+		newResumeCmd(),
+		newGetCmd(),
 	)
 	return root
 }

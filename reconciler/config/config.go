@@ -70,6 +70,8 @@ type Wave struct {
 	Tenants     []string  `json:"tenants,omitempty"`
 	Selector    *Selector `json:"selector,omitempty"`
 	MaxParallel int       `json:"maxParallel,omitempty"` // 0 = the reconciler's --concurrency
+	// Gate, when set, must pass after this wave before the next wave starts (see gate.go).
+	Gate *Gate `json:"gate,omitempty"`
 }
 
 // Rollout orders the targeted tenants into waves.
@@ -81,6 +83,9 @@ type Rollout struct {
 type FailurePolicy struct {
 	Mode        string `json:"mode"`
 	MaxFailures int    `json:"maxFailures,omitempty"`
+	// MaxFailuresPercent, when set (maxFailures: "10%"), replaces MaxFailures: a wave stops starting
+	// tenants once this share of its tenants failed (rounded up, at least one).
+	MaxFailuresPercent int `json:"maxFailuresPercent,omitempty"`
 }
 
 // Config is a parsed objectstack.yaml.
@@ -97,6 +102,8 @@ type Config struct {
 	Prune bool `json:"prune,omitempty"`
 	// Notifications are the commit-status, webhook and Slack sinks of rollout events (nil: none).
 	Notifications *Notifications `json:"notifications,omitempty"`
+	// SyncWindows restrict when changes are applied (see windows.go); none: always.
+	SyncWindows []SyncWindow `json:"syncWindows,omitempty"`
 }
 
 // Error is returned when the file has issues; Issues name file, line and path of each.
@@ -166,6 +173,9 @@ func Parse(data []byte, file string) (*Config, error) {
 		return nil, &Error{Issues: []bundle.Issue{{Severity: bundle.SeverityError, File: file, Code: "yaml_syntax", Message: "the file is empty"}}}
 	}
 	cfg := p.root(doc.Content[0])
+	if len(p.issues) == 0 {
+		p.checkWindowTargets(cfg)
+	}
 	if len(p.issues) > 0 {
 		return nil, &Error{Issues: p.issues}
 	}
@@ -293,9 +303,9 @@ func (p *parser) root(n *yaml.Node) *Config {
 				"mode": func(v *yaml.Node, path string) {
 					cfg.FailurePolicy.Mode = p.enum(v, path, FailureHalt, FailureContinue, FailureStopAfter)
 				},
-				"maxFailures": func(v *yaml.Node, path string) { cfg.FailurePolicy.MaxFailures = p.integer(v, path) },
+				"maxFailures": func(v *yaml.Node, path string) { p.maxFailures(v, path, &cfg.FailurePolicy) },
 			})
-			if cfg.FailurePolicy.Mode == FailureStopAfter && cfg.FailurePolicy.MaxFailures < 1 {
+			if cfg.FailurePolicy.Mode == FailureStopAfter && cfg.FailurePolicy.MaxFailures < 1 && cfg.FailurePolicy.MaxFailuresPercent == 0 {
 				p.fail(v, path+".maxFailures", "required", "mode stopAfter needs maxFailures ≥ 1")
 			}
 			if cfg.FailurePolicy.MaxFailures < 0 {
@@ -306,6 +316,7 @@ func (p *parser) root(n *yaml.Node) *Config {
 		"driftPolicy":      func(v *yaml.Node, path string) { cfg.DriftPolicy = p.enum(v, path, DriftReport, DriftHeal) },
 		"prune":            func(v *yaml.Node, path string) { cfg.Prune = p.boolean(v, path) },
 		"notifications":    func(v *yaml.Node, path string) { cfg.Notifications = p.notifications(v, path) },
+		"syncWindows":      func(v *yaml.Node, path string) { cfg.SyncWindows = p.syncWindows(v, path) },
 	})
 	if !ok {
 		return cfg
@@ -487,6 +498,7 @@ func (p *parser) rollout(n *yaml.Node, path string) Rollout {
 							p.fail(v, path, "range", "must be ≥ 0 (0 = the reconciler's --concurrency)")
 						}
 					},
+					"gate": func(v *yaml.Node, path string) { w.Gate = p.gate(v, path) },
 				})
 				if w.Name == "" {
 					w.Name = fmt.Sprintf("wave-%d", i+1)

@@ -24,6 +24,9 @@ type Metrics struct {
 	// outcome (delivered | retried | failed); NotificationsDropped those dropped on a full queue or at shutdown.
 	Notifications        *prometheus.CounterVec
 	NotificationsDropped *prometheus.CounterVec
+	Suspended            *prometheus.GaugeVec   // by scope: repository (0 or 1) | tenant (suspended tenants)
+	Deferred             prometheus.Gauge       // tenants planned but outside their sync windows in the last reconcile
+	Gates                *prometheus.CounterVec // wave gate checks by wave and result: passed | failed
 }
 
 // New creates and registers the instruments (plus Go and process collectors).
@@ -52,6 +55,15 @@ func New() *Metrics {
 		Fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "objectstack_source_fetches_total", Help: "Source checks by result (changed, unchanged, error).",
 		}, []string{"result"}),
+		Suspended: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "objectstack_reconcile_suspended", Help: "Suspensions in force: scope repository is 1 while the whole repository is suspended; scope tenant counts suspended tenants.",
+		}, []string{"scope"}),
+		Deferred: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "objectstack_reconcile_deferred_tenants", Help: "Tenants with changes waiting for their sync window (planned, not applied) in the last reconcile.",
+		}),
+		Gates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "objectstack_reconcile_gate_checks_total", Help: "Wave gates checked before the next wave, by wave and result (passed, failed).",
+		}, []string{"wave", "result"}),
 		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "objectstack_notification_deliveries_total", Help: "Notification delivery attempts by sink (github, gitlab, webhook, slack) and outcome (delivered, retried, failed, unchanged: the receiver already had that state).",
 		}, []string{"sink", "outcome"}),
@@ -60,7 +72,7 @@ func New() *Metrics {
 		}, []string{"sink"}),
 	}
 	m.Registry.MustRegister(m.ReconcileDuration, m.TenantsByCond, m.Applies, m.Failures, m.Webhooks, m.Drifted, m.Fetches,
-		m.Notifications, m.NotificationsDropped,
+		m.Notifications, m.NotificationsDropped, m.Suspended, m.Deferred, m.Gates,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

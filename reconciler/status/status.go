@@ -32,6 +32,8 @@ const (
 	ReasonHalted             = "RolloutHalted"
 	ReasonDrifted            = "Drifted"
 	ReasonHealed             = "DriftHealed"
+	ReasonSuspended          = "Suspended"         // not attempted: suspended by `objectstack suspend`
+	ReasonOutsideWindow      = "OutsideSyncWindow" // planned, not applied: outside the tenant's sync windows
 )
 
 // HistoryLimit is how many history entries are kept per tenant (Argo CD's default).
@@ -65,6 +67,9 @@ type Tenant struct {
 	DriftCheckedAt        *time.Time        `json:"driftCheckedAt,omitempty"`
 	UpdatedAt             time.Time         `json:"updatedAt"`
 	History               []HistoryEntry    `json:"history,omitempty"`
+	// Suspension, when set, stops the reconciler from applying anything to this tenant (derived from the
+	// suspensions in force when status is read; not stored in the tenant's row).
+	Suspension *Suspension `json:"suspension,omitempty"`
 }
 
 // Update records the outcome of one tenant: the new status row, an optional history entry, and the
@@ -93,6 +98,7 @@ const (
 	RolloutHalted     = "halted"
 	RolloutFailed     = "failed"
 	RolloutSuperseded = "superseded"
+	RolloutSuspended  = "suspended" // stopped starting tenants: suspended; resumed by a new rollout once lifted
 )
 
 // Rollout is the persisted record of applying one revision.

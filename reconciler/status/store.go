@@ -279,11 +279,13 @@ type Overview struct {
 	Rollout *Rollout // the latest, with its tasks; nil when there is none
 	Tenants []Tenant // with history, ordered by tenant id
 	Leases  []Lease  // which replica holds which tenant, ordered by tenant id
+	// Suspensions in force ("*" first, then by tenant).
+	Suspensions []Suspension
 }
 
 // Overview reads sources, the latest rollout, every tenant's status with history and the leases in ONE request.
 func (s *Store) Overview(ctx context.Context) (*Overview, error) {
-	res, err := s.read(ctx, []database.Stmt{sourcesQuery, latestRolloutQuery, latestTasksQuery, statusQuery, historyQuery, leasesQuery})
+	res, err := s.read(ctx, []database.Stmt{sourcesQuery, latestRolloutQuery, latestTasksQuery, statusQuery, historyQuery, leasesQuery, SuspensionsStmt})
 	if err != nil {
 		return nil, fmt.Errorf("status store: overview: %w", err)
 	}
@@ -291,6 +293,11 @@ func (s *Store) Overview(ctx context.Context) (*Overview, error) {
 	if o.Leases, err = decodeLeases(res[5], time.Now()); err != nil {
 		return nil, err
 	}
+	sus, err := DecodeSuspensions(res[6])
+	if err != nil {
+		return nil, err
+	}
+	o.Suspensions = sus.List()
 	if o.Sources, err = decodeSources(res[0]); err != nil {
 		return nil, err
 	}
@@ -299,6 +306,11 @@ func (s *Store) Overview(ctx context.Context) (*Overview, error) {
 	}
 	if o.Tenants, err = decodeStatuses(res[3]); err != nil {
 		return nil, err
+	}
+	for i := range o.Tenants {
+		if sp, ok := sus.Of(o.Tenants[i].TenantID); ok {
+			o.Tenants[i].Suspension = &sp
+		}
 	}
 	idx := make(map[string]int, len(o.Tenants))
 	for i, t := range o.Tenants {
