@@ -82,6 +82,7 @@ func newRootCmd() *cobra.Command {
 		newApplyCmd(),
 		newRollbackCmd(),
 		newTenantCmd(),
+		newGroupCmd(),
 		newAppCmd(),
 		newDevCmd(),
 		newReconcileCmd(),

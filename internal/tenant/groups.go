@@ -126,7 +126,7 @@ func (s *Service) refuseProtected(ctx context.Context, r *row) error {
 		return fmt.Errorf("check delete_protection of database %s: %w", r.DatabaseName, err)
 	}
 	if db.DeleteProtection {
-		return fmt.Errorf("%w on database %s: turn delete_protection off first (delete_protection = false, or objectstack tenant protect %s --delete-protection=false)",
+		return fmt.Errorf("%w on database %s: turn delete_protection off first (delete_protection = false, or objectstack tenant configure %s --delete-protection=false)",
 			platform.ErrDeleteProtected, r.DatabaseName, r.ID)
 	}
 	return nil
