@@ -95,6 +95,9 @@ type Config struct {
 	// targets them there. It is global, not per target: an owner that left the repository usually left
 	// with its target, so there is no target left to carry the setting.
 	Prune bool `json:"prune,omitempty"`
+	// Regions maps a tenant region to the database group its tenants' databases belong in
+	// (regions.go); tenants created by the control plane are placed there.
+	Regions map[string]Region `json:"regions,omitempty"`
 }
 
 // Error is returned when the file has issues; Issues name file, line and path of each.
@@ -303,6 +306,7 @@ func (p *parser) root(n *yaml.Node) *Config {
 		"allowDestructive": func(v *yaml.Node, path string) { cfg.AllowDestructive = p.destructive(v, path) },
 		"driftPolicy":      func(v *yaml.Node, path string) { cfg.DriftPolicy = p.enum(v, path, DriftReport, DriftHeal) },
 		"prune":            func(v *yaml.Node, path string) { cfg.Prune = p.boolean(v, path) },
+		"regions":          func(v *yaml.Node, path string) { cfg.Regions = p.regions(v, path) },
 	})
 	if !ok {
 		return cfg
