@@ -84,7 +84,7 @@ func NewClient(ctx context.Context, s Settings) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := tenant.Open(ctx, tenant.Config{DataDir: s.DataDir, Platform: plat, Group: s.Group})
+	svc, err := tenant.Open(ctx, tenant.Config{DataDir: s.DataDir, Platform: plat, Group: s.Group, Regions: s.RegionGroups})
 	if err != nil {
 		return nil, fmt.Errorf("open tenant registry in %s: %w", s.DataDir, err)
 	}

@@ -70,6 +70,7 @@ type Model struct {
 	APIToken     types.String `tfsdk:"api_token"`
 	Group        types.String `tfsdk:"group"`
 	MaxRetries   types.Int64  `tfsdk:"max_retries"`
+	RegionGroups types.Map    `tfsdk:"region_groups"`
 }
 
 // Metadata names the provider.
@@ -142,6 +143,7 @@ func (p *Provider) Schema(_ context.Context, _ provider.SchemaRequest, resp *pro
 				Optional:   true,
 				Validators: []validator.Int64{int64validator.Between(0, 20)},
 			},
+			"region_groups": regionGroupsAttribute(),
 		},
 	}
 }
@@ -155,13 +157,15 @@ type Settings struct {
 	APIToken     string // secret
 	Group        string
 	MaxRetries   int
+	// RegionGroups maps a tenant region to the group its databases are created in.
+	RegionGroups map[string]string
 }
 
 // key identifies a configuration for the process-wide client cache. It includes a hash of the
 // token rather than the token itself.
 func (s Settings) key() string {
 	return strings.Join([]string{s.Backend, s.DataDir, s.APIURL, s.Organization, fingerprint(s.APIToken), s.Group,
-		fmt.Sprint(s.MaxRetries)}, "\x00")
+		fmt.Sprint(s.MaxRetries), regionGroupsKey(s.RegionGroups)}, "\x00")
 }
 
 func firstEnv(names ...string) string {
@@ -241,7 +245,7 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 		name string
 		v    interface{ IsUnknown() bool }
 	}{{"backend", m.Backend}, {"data_dir", m.DataDir}, {"api_url", m.APIURL}, {"organization", m.Organization},
-		{"api_token", m.APIToken}, {"group", m.Group}, {"max_retries", m.MaxRetries}} {
+		{"api_token", m.APIToken}, {"group", m.Group}, {"max_retries", m.MaxRetries}, {"region_groups", m.RegionGroups}} {
 		if a.v.IsUnknown() {
 			resp.Diagnostics.AddAttributeError(path.Root(a.name), "Unknown provider setting",
 				"The provider's "+a.name+" depends on a value that is only known after apply. Provider settings must be "+
@@ -252,6 +256,9 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 		return
 	}
 	s, errs := Resolve(m)
+	rg, diags := regionGroupsFrom(ctx, m.RegionGroups)
+	resp.Diagnostics.Append(diags...)
+	s.RegionGroups = rg
 	for _, e := range errs {
 		resp.Diagnostics.AddAttributeError(path.Root(e.Attribute), "Invalid provider configuration", e.Message)
 	}

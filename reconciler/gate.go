@@ -124,7 +124,6 @@ func (ex *execution) check(ctx context.Context, c *config.GateCheck, body []byte
 	return resp.StatusCode >= 200 && resp.StatusCode <= 299, msg
 }
 
-
 // gatesBefore checks, before wave i starts, the gates of the waves before it not checked yet in this
 // reconcile (waves whose members needed no work included: the check is the verdict on the application,
 // not on this reconcile's work). It returns false when a failed gate stopped the rollout.

@@ -38,6 +38,8 @@ type Review struct {
 	Valid    bool           `json:"valid"`
 	Issues   []bundle.Issue `json:"issues,omitempty"`
 	Tenants  []ReviewTenant `json:"tenants"`
+	// Misplaced lists tenants whose database is not in their region's group (placement.go).
+	Misplaced []Misplaced `json:"misplaced,omitempty"`
 }
 
 // Review outcomes.
@@ -61,6 +63,7 @@ func (r *Reconciler) Review(ctx context.Context, rev source.Revision) (*Review, 
 	if err != nil {
 		return nil, err
 	}
+	rv.Misplaced = misplaced(tenants, repo.Config)
 	waves, _ := repo.resolveRun(tenants, statuses)
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
@@ -173,6 +176,7 @@ func (rv *Review) Markdown() string {
 	}
 	fmt.Fprintf(&b, "%d tenant(s) targeted: **%d to change**, %d up to date, %d refused, %d failed.\n\n",
 		len(rv.Tenants), counts[ReviewChange], counts[ReviewUpToDate], counts[OutcomeRefused], counts[OutcomeFailed])
+	b.WriteString(misplacedMarkdown(rv.Misplaced))
 	var refused, failed []ReviewTenant
 	groups := map[string][]string{}
 	var order []string

@@ -32,13 +32,13 @@ func Provider(version string) func() fwprovider.Provider {
 func Registry() provider.Registry {
 	return provider.Registry{
 		Resources: []func() resource.Resource{
-			NewTenantResource, NewDeployBundleResource, NewAppInstallResource,
+			NewTenantResource, NewDeployBundleResource, NewAppInstallResource, NewGroupResource,
 		},
 		DataSources: []func() datasource.DataSource{
-			NewTenantDataSource, NewTenantsDataSource, NewBundleDataSource,
+			NewTenantDataSource, NewTenantsDataSource, NewBundleDataSource, NewGroupDataSource,
 		},
 		EphemeralResources: []func() ephemeral.EphemeralResource{
-			NewTenantTokenEphemeralResource,
+			NewTenantTokenEphemeralResource, NewGroupTokenEphemeralResource,
 		},
 	}
 }

@@ -68,6 +68,13 @@ type tenantModel struct {
 	DatabaseURL  types.String    `tfsdk:"database_url"`
 	Steps        types.List      `tfsdk:"steps"`
 	CreatedAt    types.String    `tfsdk:"created_at"`
+
+	// Protection and access (tenant_access.go).
+	DeleteProtection types.Bool   `tfsdk:"delete_protection"`
+	BlockReads       types.Bool   `tfsdk:"block_reads"`
+	BlockWrites      types.Bool   `tfsdk:"block_writes"`
+	SizeLimit        types.Int64  `tfsdk:"size_limit"`
+	Group            types.String `tfsdk:"group"`
 }
 
 var stepType = types.ObjectType{AttrTypes: map[string]attr.Type{
@@ -109,7 +116,7 @@ func (r *tenantResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"Import with the tenant id. Everything the tenant registry records is read back; `on_destroy` lives only in " +
 			"Terraform state, so an import cannot recover it: until an apply records the configured value, a destroy " +
 			"follows the default (grace period and backup).",
-		Attributes: map[string]schema.Attribute{
+		Attributes: withTenantAccess(map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "Tenant id: 2-41 characters, a lower-case letter followed by lower-case letters, digits " +
 					"or dashes. It determines the database name, which makes provisioning idempotent.",
@@ -220,12 +227,14 @@ func (r *tenantResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 					"error":       schema.StringAttribute{Computed: true, MarkdownDescription: "Why the step failed, when it did."},
 				}},
 			},
-		},
+		}),
 	}
 }
 
-// ModifyPlan marks status unknown when suspended changes, since suspend/resume is what changes it.
+// ModifyPlan marks status unknown when suspended changes, since suspend/resume is what changes it,
+// and plans the group (tenant_access.go).
 func (r *tenantResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	r.planGroup(ctx, req, resp)
 	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() {
 		return
 	}
@@ -309,6 +318,7 @@ func (m *tenantModel) fill(t *tenant.Tenant) {
 	m.Status = types.StringValue(t.Status)
 	m.DatabaseName = types.StringValue(t.DatabaseName)
 	m.DatabaseURL = types.StringValue(t.DatabaseURL)
+	m.Group = types.StringValue(t.Group)
 	if t.CreatedAt.IsZero() {
 		m.CreatedAt = types.StringValue("")
 	} else {
@@ -353,6 +363,7 @@ func (r *tenantResource) Create(ctx context.Context, req resource.CreateRequest,
 			resp.Diagnostics.AddError("Suspend failed", fmt.Sprintf("suspend tenant %s: %v", id, err))
 		}
 	}
+	r.applyAccess(ctx, id, &m, nil, &resp.Diagnostics)
 	t, err := r.client.Tenants.Get(ctx, id)
 	if err != nil {
 		resp.Diagnostics.AddError("Read after provisioning failed", fmt.Sprintf("read tenant %s: %v", id, err))
@@ -378,6 +389,7 @@ func (r *tenantResource) Read(ctx context.Context, req resource.ReadRequest, res
 		return
 	}
 	m.fill(t)
+	r.readAccess(ctx, &m, t.Status, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -429,6 +441,10 @@ func (r *tenantResource) Update(ctx context.Context, req resource.UpdateRequest,
 			return
 		}
 	}
+	r.applyAccess(ctx, id, &plan, &state, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	t, err := r.client.Tenants.Get(ctx, id)
 	if err != nil {
 		resp.Diagnostics.AddError("Read after update failed", fmt.Sprintf("read tenant %s: %v", id, err))
@@ -449,6 +465,11 @@ func (r *tenantResource) Delete(ctx context.Context, req resource.DeleteRequest,
 	var m tenantModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
+		return
+	}
+	if m.DeleteProtection.ValueBool() {
+		resp.Diagnostics.AddAttributeError(path.Root("delete_protection"), "Tenant is protected",
+			fmt.Sprintf("tenant %s has delete_protection = true: set delete_protection = false and apply before destroying it", m.ID.ValueString()))
 		return
 	}
 	opts := tenant.DestroyOptions{GracePeriod: 72 * time.Hour, Backup: true}

@@ -32,6 +32,8 @@ type tenantFlags struct {
 	controlURL string
 	jsonOut    bool
 	debug      bool
+	// regionGroups is --region-groups (cmd_group.go).
+	regionGroups []string
 }
 
 func newTenantCmd() *cobra.Command {
@@ -58,9 +60,11 @@ encrypted (key: DIR/secret.key or OBJECTSTACK_SECRET_KEY) and are never printed.
 	pf.StringVar(&f.controlURL, "control-url", "", "libSQL URL of the control plane (default DATA_DIR/control.db; env OBJECTSTACK_CONTROL_URL, token OBJECTSTACK_CONTROL_TOKEN)")
 	pf.BoolVar(&f.jsonOut, "json", false, "machine-readable output (protocol field names)")
 	pf.BoolVar(&f.debug, "debug", false, "debug log on stderr (never includes tokens)")
+	regionGroupsFlag(pf, f)
 	cmd.AddCommand(
-		newTenantCreateCmd(f), newTenantGetCmd(f), newTenantListCmd(f), newTenantSuspendCmd(f),
+		newTenantCreateCmd(f), newTenantGetCmd(f), newTenantListCmd(f), withRotationImpact(f, newTenantSuspendCmd(f)),
 		newTenantResumeCmd(f), newTenantDestroyCmd(f), newTenantUpdateCmd(f), newTenantPurgeCmd(f),
+		newTenantConfigureCmd(f),
 	)
 	return cmd
 }
@@ -95,6 +99,11 @@ func (f *tenantFlags) open(cmd *cobra.Command, opts ...openOption) (*tenant.Serv
 	if f.debug {
 		cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	rg, err := parseRegionGroups(f.regionGroups)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Regions = rg
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -242,6 +251,11 @@ func newTenantCreateCmd(f *tenantFlags) *cobra.Command {
 				return err
 			}
 			defer svc.Close()
+			if cmd.Flags().Changed("region") {
+				if err := refuseRegionMove(cmd, svc, id, region); err != nil {
+					return err
+				}
+			}
 			res, perr := svc.Provision(cmd.Context(), req)
 			if res == nil {
 				return refused(perr)
@@ -515,7 +529,7 @@ func newTenantPurgeCmd(f *tenantFlags) *cobra.Command {
 }
 
 func newTenantUpdateCmd(f *tenantFlags) *cobra.Command {
-	var plan, display string
+	var plan, display, region string
 	var labels, quotas []string
 	var clearQuotas bool
 	cmd := simpleTenantCmd(f, "update", "Change a tenant's display name, plan, labels or quotas", nil)
@@ -551,6 +565,11 @@ func newTenantUpdateCmd(f *tenantFlags) *cobra.Command {
 			return err
 		}
 		defer svc.Close()
+		if fl.Changed("region") {
+			if err := refuseRegionMove(cmd, svc, id, region); err != nil {
+				return err
+			}
+		}
 		t, err := svc.Update(cmd.Context(), id, u)
 		if err != nil {
 			return refused(err)
@@ -563,6 +582,7 @@ func newTenantUpdateCmd(f *tenantFlags) *cobra.Command {
 	fl.StringSliceVar(&labels, "labels", nil, "replace labels with k=v,...")
 	fl.StringSliceVar(&quotas, "quota", nil, "replace quotas with key=N,...")
 	fl.BoolVar(&clearQuotas, "clear-quotas", false, "remove every quota (with no --quota)")
+	fl.StringVar(&region, "region", "", "a different region is refused with the reason: the database cannot move between groups in place")
 	return cmd
 }
 

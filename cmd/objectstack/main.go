@@ -84,6 +84,7 @@ func newRootCmd() *cobra.Command {
 		newApplyCmd(),
 		newRollbackCmd(),
 		newTenantCmd(),
+		newGroupCmd(),
 		newAppCmd(),
 		newDevCmd(),
 		newReconcileCmd(),

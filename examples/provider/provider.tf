@@ -20,6 +20,11 @@ provider "objectstack" {
   group        = "tenants"
   data_dir     = ".objectstack" # the tenant registry (control plane) stays local
   max_retries  = 5
+  # Tenants in these regions get their databases in these groups (objectstack_group); others use group.
+  region_groups = {
+    "eu-west" = "eu"
+    "us-east" = "us"
+  }
 }
 
 # Against a local `objectstack dev` server (a Turso-compatible development server).

@@ -129,7 +129,7 @@ func (s *Server) databaseForToken(w http.ResponseWriter, r *http.Request) (strin
 		return "", false
 	}
 	if claims.DB == "" {
-		hranaHTTPError(w, http.StatusUnauthorized, "AUTH_JWT_INVALID", "Unauthorized: the token names no database")
+		hranaHTTPError(w, http.StatusUnauthorized, "AUTH_JWT_INVALID", "Unauthorized: the token names no database (a group token opens every database of its group: use http://<server>/db/<database>)")
 		return "", false
 	}
 	return claims.DB, true

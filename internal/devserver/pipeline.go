@@ -251,22 +251,32 @@ func (s *Server) handlePipeline(w http.ResponseWriter, r *http.Request, name str
 		hranaHTTPError(w, http.StatusUnauthorized, "AUTH_HEADER_NOT_FOUND", "Unauthorized: authorization header with a Bearer token is required")
 		return
 	}
+	// A group token (groups.go) opens every database of its group; anything else must be this
+	// database's own token.
 	claims, err := s.tokens.verify(tok)
 	if err != nil {
 		hranaHTTPError(w, http.StatusUnauthorized, "AUTH_JWT_INVALID", "Unauthorized: "+err.Error())
 		return
 	}
-	if claims.DB != name || claims.DBID != dbID {
-		hranaHTTPError(w, http.StatusUnauthorized, "AUTH_JWT_INVALID", "Unauthorized: the token is not valid for this database")
-		return
-	}
-	if claims.Gen != gen {
-		hranaHTTPError(w, http.StatusUnauthorized, "AUTH_JWT_INVALID", "Unauthorized: the token was revoked (database credentials were rotated)")
-		return
+	readOnlyToken := claims.Access == "ro"
+	if claims.GroupID != "" {
+		if gerr := s.groupTokenOpens(claims, e); gerr != nil {
+			hranaHTTPError(w, http.StatusUnauthorized, "AUTH_JWT_INVALID", "Unauthorized: "+gerr.Error())
+			return
+		}
+	} else {
+		if claims.DB != name || claims.DBID != dbID {
+			hranaHTTPError(w, http.StatusUnauthorized, "AUTH_JWT_INVALID", "Unauthorized: the token is not valid for this database")
+			return
+		}
+		if claims.Gen != gen {
+			hranaHTTPError(w, http.StatusUnauthorized, "AUTH_JWT_INVALID", "Unauthorized: the token was revoked (database credentials were rotated)")
+			return
+		}
 	}
 	budget := &respBudget{l: s.limits()}
 	defer budget.release()
-	acc := access{readOnlyToken: claims.Access == "ro", blockWrites: cfg.BlockWrites, blockReads: cfg.BlockReads, budget: budget}
+	acc := access{readOnlyToken: readOnlyToken, blockWrites: cfg.BlockWrites, blockReads: cfg.BlockReads, budget: budget}
 
 	req, releaseSlot, ok := s.readPipeline(w, r)
 	if !ok {

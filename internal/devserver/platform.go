@@ -48,6 +48,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+o+"/groups/{group}", s.apiAuth(s.getGroup))
 	mux.HandleFunc("DELETE "+o+"/groups/{group}", s.apiAuth(s.deleteGroup))
 	mux.HandleFunc("GET /v1/locations", s.apiAuth(s.listLocations))
+	s.groupRoutes(mux)
 	mux.HandleFunc("GET /v1/auth/validate", s.apiAuth(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"exp": -1})
 	}))
@@ -455,6 +456,11 @@ func (s *Server) rotateTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.gen++
+	// The database's group shares its signing keys on Turso: its group tokens go too.
+	if err := s.bumpGroupGenLocked(r.Context(), e.org, e.group); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	s.log.Info("database tokens rotated", "database", e.name)
 	w.WriteHeader(http.StatusOK)
 }
@@ -566,9 +572,10 @@ func (s *Server) groupJSON(org, name string) map[string]any {
 	if g := s.groups[groupKey(org, name)]; g != nil {
 		uuid, loc = g.uuid, g.location
 	}
+	st := s.groupStateLocked(org, name)
 	return map[string]any{
-		"name": name, "uuid": uuid, "primary": loc, "locations": []string{loc},
-		"version": "objectstack-dev", "delete_protection": false, "archived": false,
+		"name": name, "uuid": uuid, "primary": loc, "locations": append([]string{loc}, st.locations...),
+		"version": "objectstack-dev", "delete_protection": st.deleteProtection, "archived": false,
 	}
 }
 
@@ -652,6 +659,10 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "the default group cannot be deleted on the development server")
 		return
 	}
+	if s.groupStateLocked(org, name).deleteProtection {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("group %s has delete protection enabled; disable it in its configuration first", name))
+		return
+	}
 	for _, e := range s.dbs {
 		if e.org == org && e.group == name {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("group %s still has databases (e.g. %s); delete them first", name, e.name))
@@ -664,6 +675,10 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	delete(s.groups, groupKey(org, name))
+	if err := s.reg.deleteGroupState(r.Context(), org, name); err != nil {
+		s.log.Warn("remove group state", "group", name, "err", err)
+	}
+	delete(s.gstate, groupKey(org, name))
 	writeJSON(w, http.StatusOK, map[string]any{"group": resp})
 }
 

@@ -109,6 +109,7 @@ type Server struct {
 	mu     sync.RWMutex
 	dbs    map[string]*dbEntry
 	groups map[string]*groupEntry
+	gstate groupStates // locations, delete protection, token generation per group (groups.go)
 
 	streamsMu sync.Mutex
 	streams   map[uint64]*stream
@@ -177,8 +178,14 @@ func New(opts Options) (*Server, error) {
 		reg.close()
 		return nil, err
 	}
+	gstate, err := reg.loadGroupStates(ctx)
+	if err != nil {
+		reg.close()
+		return nil, err
+	}
 	s := &Server{
-		opts: opts, log: opts.Logger, reg: reg, tokens: newTokenIssuer(seed),
+		gstate: gstate,
+		opts:   opts, log: opts.Logger, reg: reg, tokens: newTokenIssuer(seed),
 		batonKey: make([]byte, 32),
 		dbs:      dbs, groups: groups,
 		streams: map[uint64]*stream{}, expired: map[uint64]time.Time{},

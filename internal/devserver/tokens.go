@@ -21,6 +21,9 @@ type dbClaims struct {
 	DB     string `json:"id"`
 	DBID   string `json:"did"`
 	Gen    int64  `json:"gen"`
+	// GroupID marks a group token (groups.go): the group's uuid; DB and DBID are then empty and
+	// Gen is the group's token generation.
+	GroupID string `json:"gid,omitempty"`
 	jwt.RegisteredClaims
 }
 

@@ -65,6 +65,8 @@ type localMeta struct {
 	BlockReads     bool      `json:"blockReads"`
 	SizeLimitBytes int64     `json:"sizeLimitBytes,omitempty"`
 	CreatedAt      time.Time `json:"createdAt"`
+	// DeleteProtection makes DeleteDatabase refuse, as Turso's delete_protection does.
+	DeleteProtection bool `json:"deleteProtection,omitempty"`
 }
 
 // Kind reports "local".
@@ -96,6 +98,10 @@ func (l *Local) CreateDatabase(ctx context.Context, opts CreateOptions) (*Databa
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// As on Turso, a database goes only into a group that exists (the default one always does).
+	if _, err := l.readGroup(group); err != nil {
+		return nil, fmt.Errorf("create database %s in group %s: %w", opts.Name, group, err)
+	}
 	f, err := os.OpenFile(l.Path(opts.Name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		// A creator that died between the file and the sidecar left no sidecar; write it now so
@@ -165,6 +171,11 @@ func (l *Local) get(name string) (*Database, error) {
 		URL:           l.Path(name),
 		BlockWrites:   m.BlockWrites,
 		BlockReads:    m.BlockReads,
+
+		DeleteProtection: m.DeleteProtection,
+	}
+	if g, gerr := l.readGroup(m.Group); gerr == nil {
+		db.PrimaryRegion = g.Primary
 	}
 	if m.SizeLimitBytes > 0 {
 		db.SizeLimit = strconv.FormatInt(m.SizeLimitBytes, 10)
@@ -217,6 +228,11 @@ func (l *Local) DeleteDatabase(ctx context.Context, name string) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if m, err := l.readMeta(name); err == nil && m.DeleteProtection {
+		if _, serr := os.Stat(l.Path(name)); serr == nil {
+			return fmt.Errorf("delete database %s: %w; set delete_protection = false first", name, ErrDeleteProtected)
+		}
+	}
 	// The .db file goes last: while it exists the database still "exists", so a delete that
 	// fails half-way is retried rather than leaving a database without its sidecar state.
 	p := l.Path(name)
@@ -278,6 +294,9 @@ func (l *Local) Configure(ctx context.Context, name string, cfg Configuration) e
 	}
 	if cfg.SizeLimitBytes != nil {
 		m.SizeLimitBytes = *cfg.SizeLimitBytes
+	}
+	if cfg.DeleteProtection != nil {
+		m.DeleteProtection = *cfg.DeleteProtection
 	}
 	if err := l.writeMeta(name, m); err != nil {
 		return fmt.Errorf("configure database %s: %w", name, err)

@@ -30,6 +30,9 @@ func TestLocalContract(t *testing.T) {
 func TestLocalFilesOnDisk(t *testing.T) {
 	ctx := context.Background()
 	l := newLocal(t)
+	if _, err := l.CreateGroup(ctx, platform.GroupOptions{Name: "eu"}); err != nil {
+		t.Fatal(err)
+	}
 	db, err := l.CreateDatabase(ctx, platform.CreateOptions{Name: "acme", Group: "eu", SizeLimitBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)

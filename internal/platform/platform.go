@@ -23,6 +23,8 @@ var (
 	ErrNotFound      = errors.New("database not found")
 	ErrAlreadyExists = errors.New("database already exists")
 	ErrInvalidName   = errors.New("invalid database name")
+	// ErrDeleteProtected: the database (or group) has delete_protection on; turn it off first.
+	ErrDeleteProtected = errors.New("delete_protection is enabled")
 )
 
 // MaxNameLength is Turso's limit on database names, which the local backend shares so a
@@ -69,6 +71,8 @@ type Database struct {
 	BlockWrites bool   `json:"blockWrites"`
 	BlockReads  bool   `json:"blockReads"`
 	SizeLimit   string `json:"sizeLimit,omitempty"`
+	// DeleteProtection: DeleteDatabase fails (ErrDeleteProtected) until it is turned off.
+	DeleteProtection bool `json:"deleteProtection,omitempty"`
 }
 
 // CreateOptions names a database to create.
@@ -108,6 +112,8 @@ type Configuration struct {
 	BlockWrites    *bool
 	BlockReads     *bool
 	SizeLimitBytes *int64
+	// DeleteProtection makes DeleteDatabase fail with ErrDeleteProtected while it is on.
+	DeleteProtection *bool
 }
 
 // Platform creates, inspects and deletes tenant databases and mints their tokens.

@@ -327,7 +327,12 @@ type response struct {
 
 func (t *Turso) orgURL(path string, q url.Values) string {
 	u := *t.base
-	u.Path = strings.TrimRight(u.Path, "/") + "/v1/organizations/" + url.PathEscape(t.org) + path
+	if strings.HasPrefix(path, "/v1/") {
+		// An API path outside the organization (GET /v1/locations): organization paths never start so.
+		u.Path = strings.TrimRight(u.Path, "/") + path
+	} else {
+		u.Path = strings.TrimRight(u.Path, "/") + "/v1/organizations/" + url.PathEscape(t.org) + path
+	}
 	if len(q) > 0 {
 		u.RawQuery = q.Encode()
 	}
@@ -584,6 +589,9 @@ func (t *Turso) DeleteDatabase(ctx context.Context, name string) error {
 	}
 	_, err := t.send(ctx, t.retrying, http.MethodDelete, "/databases/"+name, nil, nil)
 	if err != nil && !errors.Is(err, ErrNotFound) {
+		if errors.Is(groupSentinel(err), ErrDeleteProtected) {
+			return fmt.Errorf("delete database %s: %w: %w", name, ErrDeleteProtected, err)
+		}
 		return fmt.Errorf("delete database %s: %w", name, err)
 	}
 	return nil
@@ -653,6 +661,9 @@ func (t *Turso) Configure(ctx context.Context, name string, cfg Configuration) e
 		}
 		body["size_limit"] = strconv.FormatInt(*cfg.SizeLimitBytes, 10)
 	}
+	if cfg.DeleteProtection != nil {
+		body["delete_protection"] = *cfg.DeleteProtection
+	}
 	if len(body) == 0 {
 		return nil
 	}
@@ -712,6 +723,8 @@ func (t *Turso) decodeDatabase(raw json.RawMessage) (*Database, error) {
 		BlockWrites:   boolean("blockwrites"),
 		BlockReads:    boolean("blockreads"),
 		SizeLimit:     str("sizelimit"),
+
+		DeleteProtection: boolean("deleteprotection"),
 	}
 	if db.Name == "" {
 		return nil, errors.New("decode database: no name")

@@ -97,6 +97,11 @@ func (s *Service) Destroy(ctx context.Context, id string, opts DestroyOptions) e
 	}
 	var purgeNow bool
 	err := s.transition(ctx, id, "destroy", func(r *row) error {
+		if r.Status != StatusArchived {
+			if err := s.refuseProtected(ctx, r); err != nil {
+				return err
+			}
+		}
 		switch r.Status {
 		case StatusArchived:
 			return errNoop

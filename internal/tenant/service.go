@@ -38,6 +38,10 @@ type Config struct {
 	Group string
 	// Regions maps a TenantRegion to the Turso group its databases are created in (protocol §6.4).
 	Regions map[string]string
+	// GroupTokens maps a group to a group token (the protocol's groupAuthToken; a secret): the
+	// router opens active tenants of that group with it instead of each tenant's own token, so one
+	// credential serves the whole group. Suspended and destroying tenants keep their read-only token.
+	GroupTokens map[string]string
 	// Environment selects seed datasets by their env list: prod (default), dev or test.
 	Environment string
 	// TokenExpiration of the database tokens the service keeps (Turso form, default "never").
@@ -287,7 +291,7 @@ func (s *Service) openRow(r *row) (*sql.DB, error) {
 	if r.DatabaseURL == "" {
 		return nil, fmt.Errorf("open tenant %s: no database registered yet: %w", r.ID, ErrState)
 	}
-	tok, err := s.box.open(r.ID, r.tokenEnc)
+	tok, err := s.tokenFor(r)
 	if err != nil {
 		return nil, err
 	}

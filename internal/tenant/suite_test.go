@@ -750,6 +750,10 @@ func testConcurrentSameTenant(t *testing.T, e *env) {
 func TestRegionMapsToGroup(t *testing.T) {
 	e := newEnv(t, "local")
 	ctx := testCtx(t)
+	// As on Turso, the group must exist before databases go into it.
+	if _, err := e.plat.(platform.Groups).CreateGroup(ctx, platform.GroupOptions{Name: "europe"}); err != nil {
+		t.Fatal(err)
+	}
 	s := e.service(t, func(c *tenant.Config) { c.Regions = map[string]string{"eu-west": "europe"} })
 	mustProvision(t, ctx, s, tenant.Request{ID: "eu-tenant", OrgID: "o", Region: "eu-west"})
 	mustProvision(t, ctx, s, tenant.Request{ID: "us-tenant", OrgID: "o"})

@@ -104,6 +104,9 @@ type Config struct {
 	Notifications *Notifications `json:"notifications,omitempty"`
 	// SyncWindows restrict when changes are applied (see windows.go); none: always.
 	SyncWindows []SyncWindow `json:"syncWindows,omitempty"`
+	// Regions maps a tenant region to the database group its tenants' databases belong in
+	// (regions.go); tenants created by the control plane are placed there.
+	Regions map[string]Region `json:"regions,omitempty"`
 }
 
 // Error is returned when the file has issues; Issues name file, line and path of each.
@@ -317,6 +320,7 @@ func (p *parser) root(n *yaml.Node) *Config {
 		"prune":            func(v *yaml.Node, path string) { cfg.Prune = p.boolean(v, path) },
 		"notifications":    func(v *yaml.Node, path string) { cfg.Notifications = p.notifications(v, path) },
 		"syncWindows":      func(v *yaml.Node, path string) { cfg.SyncWindows = p.syncWindows(v, path) },
+		"regions":          func(v *yaml.Node, path string) { cfg.Regions = p.regions(v, path) },
 	})
 	if !ok {
 		return cfg

@@ -1,0 +1,2 @@
+# Import a group by its name.
+tofu import objectstack_group.eu eu
