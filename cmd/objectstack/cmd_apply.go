@@ -30,7 +30,7 @@ func newApplyCmd() *cobra.Command {
 		Short: "Migrate one tenant database to a bundle, in one transaction",
 		Long: "apply validates the bundle (an invalid bundle is refused and the database is not touched), plans,\n" +
 			"refuses destructive changes whose kind is not listed in --allow-destructive (drop_table, drop_column,\n" +
-			"lossy_type_change, or all), and runs the DDL, data copies and registry writes in one transaction.\n" +
+			"lossy_type_change, drop_constraint, or all), and runs the DDL, data copies and registry writes in one transaction.\n" +
 			"With --tenant the database comes from the tenant registry and the tenant's quotas (maxObjects,\n" +
 			"maxDeploymentsPerDay) are checked at plan time, from the same single read of the database.",
 		Args: cobra.NoArgs,

@@ -39,7 +39,7 @@ type migrateFlags struct {
 
 func (f *migrateFlags) register(c *cobra.Command, jsonUsage string) {
 	f.engineDBFlags.register(c)
-	c.Flags().StringVar(&f.allow, "allow-destructive", "", "destructive change kinds to allow: drop_table,drop_column,lossy_type_change (or all)")
+	c.Flags().StringVar(&f.allow, "allow-destructive", "", "destructive change kinds to allow: drop_table,drop_column,lossy_type_change,drop_constraint (or all)")
 	c.Flags().BoolVar(&f.asJSON, "json", false, jsonUsage)
 }
 

@@ -19,7 +19,7 @@
 //     (strings always quoted), lookup/master_detail → REFERENCES "t"("id") ON DELETE … only when the
 //     target table exists after the migration. maxLength/min/max/precision are not CHECK constraints
 //     (validation rules, and changing a CHECK means rebuilding the table); they are diffed as metadata.
-//   - Destructive kinds (drop_table, drop_column, lossy_type_change) are refused by Apply unless allowed;
+//   - Destructive kinds (drop_table, drop_column, lossy_type_change, drop_constraint) are refused by Apply unless allowed;
 //     widening to TEXT and INTEGER→REAL are lossless. A required field added to an existing table needs
 //     a defaultValue (*PlanError). Making an existing column required copies COALESCE(col, default).
 //   - Round trips are the unit of cost (on Turso each is a WAN request). ReadState reads everything plans
