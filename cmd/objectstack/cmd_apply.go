@@ -78,6 +78,19 @@ func newApplyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Pre-flight: the data the migration touches, checked before anything is written (a type change the
+			// data shows lossless stops needing lossy_type_change; the apply re-checks it in its transaction).
+			if err := schema.Preflight(ctx, db, p); err != nil {
+				if _, predicted := schema.AsPreflightError(err); predicted {
+					err = fmt.Errorf("apply %s refused: %w; nothing was applied", owner, err)
+					if dbf.asJSON {
+						res := schema.DeployExecutionResult{Status: schema.StatusFailed, Error: err.Error(), CompletedAt: time.Now().UTC().Format(time.RFC3339)}
+						return writeJSONResult(out, cmd.ErrOrStderr(), applyOutput{res, newPlanOutput(p, b.Manifest.Version)}, err)
+					}
+					printPlan(out, p, database.Redact(dbf.db))
+				}
+				return err
+			}
 			// The tenant's quotas, judged on the same read (a --db carries none): refused before anything is written.
 			if err := apps.CheckQuotas(st, st.After(p), []*schema.Plan{p}, lim); err != nil {
 				err = fmt.Errorf("apply %s to tenant %s refused: %w", owner, target.id, err)

@@ -120,11 +120,12 @@ type planOutput struct {
 	Destructive   []schema.DestructiveChange `json:"destructive"`
 	UpToDate      bool                       `json:"upToDate"`
 	Checksum      string                     `json:"checksum"`
+	Preflight     *schema.PreflightReport    `json:"preflight,omitempty"`
 }
 
 func newPlanOutput(p *schema.Plan, version string) planOutput {
 	return planOutput{Owner: p.Owner, Version: version, Diff: p.Diff, MigrationPlan: p.Migration,
-		Destructive: p.Destructive, UpToDate: p.UpToDate, Checksum: p.Checksum}
+		Destructive: p.Destructive, UpToDate: p.UpToDate, Checksum: p.Checksum, Preflight: p.Preflight}
 }
 
 func changeSymbol(c string) string {
@@ -173,6 +174,7 @@ func printPlan(w io.Writer, p *schema.Plan, target string) {
 			fmt.Fprintf(w, "  ! %s %s: %s\n", d.Kind, name, d.Message)
 		}
 	}
+	printPreflight(w, p.Preflight)
 }
 
 func newPlanCmd() *cobra.Command {
@@ -216,11 +218,17 @@ func newPlanCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The data the migration would touch is checked too (one more read, only when it touches existing
+			// rows): a predicted failure is shown with the plan and fails the command.
+			pfErr := schema.Preflight(cmd.Context(), db, p)
+			if _, predicted := schema.AsPreflightError(pfErr); pfErr != nil && !predicted {
+				return pfErr
+			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), newPlanOutput(p, b.Manifest.Version))
+				return writeJSONResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), newPlanOutput(p, b.Manifest.Version), pfErr)
 			}
 			printPlan(cmd.OutOrStdout(), p, database.Redact(dbf.db))
-			return nil
+			return pfErr
 		},
 	}
 	dbf.register(cmd)
