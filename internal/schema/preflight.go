@@ -91,10 +91,10 @@ type preflightCheck struct {
 	parent        string   // foreign key: the referenced table ("" otherwise)
 	// cond selects the offending rows of table (unique: the rows whose key is duplicated, see query); sample is
 	// the text shown for one offending row or key.
-	cond, sample string
-	group        string // unique: the key columns, grouped
-	describe     func(count, rows int64) string // rows: unique only
-	castFrom, castTo string // type change: the declared types
+	cond, sample     string
+	group            string                         // unique: the key columns, grouped
+	describe         func(count, rows int64) string // rows: unique only
+	castFrom, castTo string                         // type change: the declared types
 }
 
 // query is the check's one statement: the offending rows' count (over the whole result, before LIMIT) and
@@ -156,7 +156,7 @@ func (pl *planner) preflightColumn(objName, field string, ct *table, old *column
 	if affinity(old.Type) != affinity(c.Type) && lossyTypeChange(old.Type, c.Type) {
 		pl.p.checks = append(pl.p.checks, preflightCheck{rule: RuleTypeChange, object: objName, field: field, table: tn,
 			columns: []string{c.Name}, cond: fmt.Sprintf("%s IS NOT NULL AND NOT (%s)", col, survivesCast(c.Name, c.Type)),
-			sample: rowKey(ct) + fmt.Sprintf(" || ' %s=' || quote(%s)", c.Name, col),
+			sample:   rowKey(ct) + fmt.Sprintf(" || ' %s=' || quote(%s)", c.Name, col),
 			castFrom: old.Type, castTo: c.Type,
 			describe: func(n, _ int64) string {
 				return fmt.Sprintf("%d value(s) of column %s.%s would not survive the cast %s → %s", n, tn, c.Name, old.Type, c.Type)
@@ -166,7 +166,7 @@ func (pl *planner) preflightColumn(objName, field string, ct *table, old *column
 		ref := *c.Ref
 		pl.p.checks = append(pl.p.checks, preflightCheck{rule: RuleForeignKey, object: objName, field: field, table: tn,
 			columns: []string{c.Name}, parent: ref.Table,
-			cond: fmt.Sprintf("%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s AS p WHERE p.%s = %s.%s)", col, qi(ref.Table), qi(ref.Column), qi(tn), col),
+			cond:   fmt.Sprintf("%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s AS p WHERE p.%s = %s.%s)", col, qi(ref.Table), qi(ref.Column), qi(tn), col),
 			sample: rowKey(ct) + fmt.Sprintf(" || ' %s=' || quote(%s)", c.Name, col),
 			describe: func(n, _ int64) string {
 				return fmt.Sprintf("%d row(s) of table %s reference a %s row that does not exist (%s.%s → %s.%s); the apply's foreign key check would fail",

@@ -22,13 +22,13 @@ type preflightCase struct {
 
 var preflightCases = []preflightCase{
 	{
-		name: "unique",
-		v1:   []bundle.Object{obj("account", fld("email", bundle.TypeText))},
-		v2:   []bundle.Object{obj("account", fld("email", bundle.TypeText, unique))},
-		rows: []string{`INSERT INTO account (id, email) VALUES ('a1','x@y'),('a2','x@y'),('a3','x@y'),('a4','z@y'),('a5','z@y'),('a6',NULL),('a7',NULL),('a8','solo')`},
+		name:  "unique",
+		v1:    []bundle.Object{obj("account", fld("email", bundle.TypeText))},
+		v2:    []bundle.Object{obj("account", fld("email", bundle.TypeText, unique))},
+		rows:  []string{`INSERT INTO account (id, email) VALUES ('a1','x@y'),('a2','x@y'),('a3','x@y'),('a4','z@y'),('a5','z@y'),('a6',NULL),('a7',NULL),('a8','solo')`},
 		clean: []string{`INSERT INTO account (id, email) VALUES ('a1','x@y'),('a2','z@y'),('a6',NULL),('a7',NULL)`},
-		rule: RuleUnique,
-		want: []string{"2 duplicate key(s) (5 rows)", "uq_account_email", "email='x@y' (3 rows)", "email='z@y' (2 rows)"},
+		rule:  RuleUnique,
+		want:  []string{"2 duplicate key(s) (5 rows)", "uq_account_email", "email='x@y' (3 rows)", "email='z@y' (2 rows)"},
 	},
 	{
 		name:  "required",
