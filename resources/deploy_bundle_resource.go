@@ -194,7 +194,7 @@ func (r *deployBundleResource) planBundle(ctx context.Context, m *deployBundleMo
 		return nil, false
 	}
 	// The data the migration touches (one more read, only when it touches existing rows): see preflight.go.
-	if !preflightBundle(ctx, db, p, fmt.Sprintf("tenant %s, bundle %s", tenantID, b.Manifest.Name), diags) {
+	if !preflightPlan(ctx, db, p, fmt.Sprintf("tenant %s, bundle %s", tenantID, b.Manifest.Name), diags) {
 		return nil, false
 	}
 	return &bundlePlan{b: b, db: db, plan: p}, true

@@ -12,10 +12,10 @@ import (
 	engine "github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 )
 
-// preflightBundle runs the engine's pre-flight for p (no request when the migration touches no existing rows)
-// and turns a predicted failure into one error diagnostic per rule broken, naming the tenant and bundle (where),
+// preflightPlan runs the engine's pre-flight for p (a bundle's or an app's; no request when it touches no existing rows)
+// and turns a predicted failure into one error diagnostic per rule broken, naming the tenant and bundle or app (where),
 // the object, the field, the rule, the count and the samples. It reports whether planning may go on.
-func preflightBundle(ctx context.Context, db *sql.DB, p *engine.Plan, where string, diags *diag.Diagnostics) bool {
+func preflightPlan(ctx context.Context, db *sql.DB, p *engine.Plan, where string, diags *diag.Diagnostics) bool {
 	err := engine.Preflight(ctx, db, p)
 	if err == nil {
 		return true

@@ -46,13 +46,13 @@ type PreflightFinding struct {
 	Message string        `json:"message"`
 }
 
-// String is the finding in one line: "[rule] object.field: message".
+// String is the finding in one line: "owner [rule] object.field: message".
 func (f PreflightFinding) String() string {
 	name := f.Object
 	if f.Field != "" {
 		name += "." + f.Field
 	}
-	return fmt.Sprintf("[%s] %s: %s", f.Rule, name, f.Message)
+	return fmt.Sprintf("%s [%s] %s: %s", f.Owner, f.Rule, name, f.Message)
 }
 
 // PreflightReport is what the data said about a plan.
