@@ -28,6 +28,8 @@ const (
 	RuleTypeChange PreflightRule = "type_change"
 	// RuleForeignKey: a new reference must find a parent row for every existing value.
 	RuleForeignKey PreflightRule = "foreign_key"
+	// RuleSeedConflict: seed records an app inserts (mode insert) must not collide with existing rows.
+	RuleSeedConflict PreflightRule = "seed_conflict"
 )
 
 // maxPreflightSamples bounds the sample keys a finding carries.
@@ -95,6 +97,7 @@ type preflightCheck struct {
 	group            string                         // unique: the key columns, grouped
 	describe         func(count, rows int64) string // rows: unique only
 	castFrom, castTo string                         // type change: the declared types
+	args             []any                          // arguments of cond
 }
 
 // query is the check's one statement: the offending rows' count (over the whole result, before LIMIT) and
@@ -111,7 +114,28 @@ func (c *preflightCheck) query(parentExists bool) database.Stmt {
 			c.sample, qi(c.table), cond, c.group, maxPreflightSamples)}
 	}
 	return database.Stmt{Query: true, SQL: fmt.Sprintf("SELECT count(*) OVER (), %s FROM %s WHERE %s LIMIT %d",
-		c.sample, qi(c.table), cond, maxPreflightSamples)}
+		c.sample, qi(c.table), cond, maxPreflightSamples), Args: c.args}
+}
+
+// DataCheck is a caller's pre-flight check (say, seed records an app inserts): Cond (with Args) selects the
+// offending rows of Table, which must have Columns when read (else there are no rows to offend); Shown is the
+// column whose value names a sample; Describe words the failure for a count.
+type DataCheck struct {
+	Rule          PreflightRule
+	Object, Field string
+	Table         string
+	Columns       []string
+	Cond          string
+	Args          []any
+	Shown         string
+	Describe      func(count int64) string
+}
+
+// AddDataCheck adds a caller's check to the plan's pre-flight: it runs in the same read as the plan's own.
+func (p *Plan) AddDataCheck(c DataCheck) {
+	p.checks = append(p.checks, preflightCheck{rule: c.Rule, object: c.Object, field: c.Field, table: c.Table,
+		columns: c.Columns, cond: c.Cond, args: c.Args, sample: fmt.Sprintf("'%s=' || quote(%s)", c.Shown, qi(c.Shown)),
+		describe: func(n, _ int64) string { return c.Describe(n) }})
 }
 
 // recheck is the statement the apply runs inside its transaction, before the migration, for a type change the
