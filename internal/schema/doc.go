@@ -34,6 +34,12 @@
 //     ErrStalePlan) or another holder has the lease (*LockedError); a failing statement comes back as an
 //     *ApplyError naming it, or under the caller's label. Apply is a one-plan Batch; an InTx callback
 //     (uninstall, detach) still runs the older multi-request transaction.
+//   - Pre-flight (Preflight). Steps that only succeed — or only keep every value — if the rows already there
+//     allow it (a new or widened unique index, a column becoming required without a default, a new
+//     reference, a lossy type change; callers add their own, e.g. an app's insert-mode seeds) record one
+//     bounded query each while planning; Preflight runs a tenant's in ONE more read, and none when there are
+//     none. A predicted failure is a *PreflightError; a type change the data shows lossless stops being a
+//     lossy_type_change and the batch re-checks it inside its transaction before the rebuild.
 //   - Rollback restores the object set recorded before a deployment by planning and applying it (data
 //     preserving; destructive kinds still need allowing). Deployments of an owner form an undo stack:
 //     later deployments must be rolled back first.

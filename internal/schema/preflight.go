@@ -111,7 +111,7 @@ func (c *preflightCheck) query(parentExists bool) database.Stmt {
 	if c.group != "" {
 		return database.Stmt{Query: true, SQL: fmt.Sprintf(
 			"SELECT count(*) OVER (), sum(n) OVER (), n, k FROM (SELECT %s AS k, count(*) AS n FROM %s WHERE %s GROUP BY %s HAVING count(*) > 1) LIMIT %d",
-			c.sample, qi(c.table), cond, c.group, maxPreflightSamples)}
+			c.sample, qi(c.table), cond, c.group, maxPreflightSamples), Args: c.args}
 	}
 	return database.Stmt{Query: true, SQL: fmt.Sprintf("SELECT count(*) OVER (), %s FROM %s WHERE %s LIMIT %d",
 		c.sample, qi(c.table), cond, maxPreflightSamples), Args: c.args}
