@@ -55,6 +55,12 @@ func (r *Reconciler) CheckDrift(ctx context.Context) (*DriftReport, error) {
 		}
 	}
 	rep := &DriftReport{Revision: rev.String(), Checked: len(check)}
+	wasDrifted := map[string]bool{} // drift already known: not notified again on every check
+	for _, d := range check {
+		if statuses[d.Tenant.ID].Drifted {
+			wasDrifted[d.Tenant.ID] = true
+		}
+	}
 	heal := repo.Config.DriftPolicy == config.DriftHeal
 	var ids []string
 	for _, d := range check {
@@ -101,6 +107,7 @@ func (r *Reconciler) CheckDrift(ctx context.Context) (*DriftReport, error) {
 		}
 	}
 	r.observeConditions(ex.rec.merged(statuses))
+	r.notifyDrift(repo, rev, rep, wasDrifted)
 	r.log.Info("drift check finished", "revision", rep.Revision, "checked", rep.Checked, "drifted", rep.Drifted, "healed", rep.Healed)
 	return rep, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/metrics"
+	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/notify"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/source"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/status"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/webhook"
@@ -57,6 +58,12 @@ type Options struct {
 	Settle time.Duration
 	// OnTenant, if set, is called after each tenant's outcome is decided (tests use it to crash mid-rollout).
 	OnTenant func(TenantResult)
+	// Notify tunes the delivery of the notifications objectstack.yaml configures (queue size, attempts,
+	// timeouts); zero values take notify's defaults, and the logger and metrics are the reconciler's.
+	Notify notify.Options
+	// NotifyDrain bounds how long Run, when its context ends, waits for queued notifications (default
+	// DefaultNotifyDrain).
+	NotifyDrain time.Duration
 }
 
 // DefaultLeaseTTL is the default LeaseTTL: short, because a replica at work renews its leases by
@@ -77,6 +84,7 @@ type Reconciler struct {
 	log     *slog.Logger
 	m       *metrics.Metrics
 	trigger *webhook.Trigger
+	notify  *notify.Notifier
 	ready   atomic.Bool
 
 	mu        sync.Mutex
@@ -135,7 +143,12 @@ func New(opts Options) (*Reconciler, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New()
 	}
-	return &Reconciler{opts: opts, log: opts.Logger, m: opts.Metrics, trigger: webhook.NewTrigger(opts.Settle)}, nil
+	if opts.NotifyDrain <= 0 {
+		opts.NotifyDrain = DefaultNotifyDrain
+	}
+	r := &Reconciler{opts: opts, log: opts.Logger, m: opts.Metrics, trigger: webhook.NewTrigger(opts.Settle)}
+	r.notify = newNotifier(opts.Notify, r)
+	return r, nil
 }
 
 // Holder is this replica's lease holder id.
@@ -194,6 +207,14 @@ func (r *Reconciler) tick(ctx context.Context, force bool) (*Summary, error) {
 // Run reconciles until ctx ends: at start, on every (jittered) interval, and when woken by a webhook.
 // Drift checks run on their own, slower interval.
 func (r *Reconciler) Run(ctx context.Context) error {
+	defer func() {
+		// Queued notifications get a bounded drain: a hanging receiver must not hold up shutdown.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.NotifyDrain)
+		defer cancel()
+		if err := r.Close(dctx); err != nil {
+			r.log.Warn("notifications", "error", err)
+		}
+	}()
 	_, err := r.tick(ctx, true)
 	poll := time.NewTimer(r.nextPoll(err))
 	defer poll.Stop()

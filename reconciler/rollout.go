@@ -13,6 +13,7 @@ import (
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/config"
+	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/notify"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/source"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/status"
 )
@@ -98,6 +99,7 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 		if err := r.markInvalid(ctx, rev, src, statuses, sum.Issues); err != nil {
 			return nil, err
 		}
+		r.notifyInvalid(repo, rev, sum.Issues)
 		r.setState(repo, rev, false)
 		return sum, nil
 	}
@@ -187,6 +189,7 @@ func (r *Reconciler) reconcile(ctx context.Context, rev source.Revision) (*Summa
 	if err != nil {
 		return sum, err
 	}
+	ex.notifyFinished(sum, state, msg)
 	r.observeConditions(ex.rec.merged(statuses))
 	r.setStateLeased(repo, rev, !sum.OK() || sum.Leased > 0, sum.OK() && sum.Leased > 0)
 	return sum, nil
@@ -384,6 +387,7 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 		}
 		all = append(all, todo[i]...)
 	}
+	ex.notifyStarted(waves, todo, sum.Resumed)
 
 	// Phase 1: plan every tenant (dry run, read-only), so refusals are known before anything is applied.
 	// A continuous pool: a tenant starts as soon as any earlier one finishes. Handles are opened a group at
@@ -415,6 +419,7 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 		resMu.Lock()
 		results = append(results, res)
 		resMu.Unlock()
+		ex.notifyTenant(res)
 		if r.opts.OnTenant != nil {
 			r.opts.OnTenant(res)
 		}
@@ -425,9 +430,16 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 			last = i
 		}
 	}
+	var haltedWaves []notify.WaveInfo // waves the failure policy (or shutdown) stopped before they began
 	for i, w := range waves {
 		if len(todo[i]) == 0 {
 			continue
+		}
+		notRun := ex.stop() || ctx.Err() != nil
+		if notRun {
+			haltedWaves = append(haltedWaves, notify.WaveInfo{Name: w.Name, Tenants: len(todo[i])})
+		} else {
+			ex.notifyWaveStarted(w, len(todo[i]))
 		}
 		ex.mu.Lock()
 		moved := ex.wave != w.Name
@@ -437,6 +449,11 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 			ex.rec.setRollout(status.RolloutState{ID: ex.rollout.ID, State: status.RolloutRunning, Wave: w.Name})
 		}
 		ex.runWave(ctx, w, todo[i], plans, add)
+		if !notRun {
+			resMu.Lock()
+			ex.notifyWaveFinished(w, results)
+			resMu.Unlock()
+		}
 		if ex.stop() {
 			ex.halted.Store(true)
 		}
@@ -447,6 +464,15 @@ func (ex *execution) run(ctx context.Context, waves []Wave, need map[string]bool
 				r.log.Error("record status", "wave", w.Name, "error", err)
 			}
 		}
+	}
+	if len(haltedWaves) > 0 {
+		ex.mu.Lock()
+		why := ex.haltMsg
+		ex.mu.Unlock()
+		if why == "" && ctx.Err() != nil {
+			why = "the reconciler is stopping"
+		}
+		ex.notifyHalted(haltedWaves, why)
 	}
 	for _, res := range results {
 		switch res.Outcome {

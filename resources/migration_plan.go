@@ -130,6 +130,9 @@ func describeChange(c engine.SchemaChange) string {
 	if c.ParentEntity != "" {
 		name = c.ParentEntity + "." + c.EntityName
 	}
+	if r, ok := c.OldValue.(engine.RenameInfo); ok {
+		return fmt.Sprintf("%s %s %s (renamed from %s)", c.ChangeType, c.EntityType, name, r.Name)
+	}
 	return fmt.Sprintf("%s %s %s", c.ChangeType, c.EntityType, name)
 }
 

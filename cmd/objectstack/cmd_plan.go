@@ -152,6 +152,9 @@ func printPlan(w io.Writer, p *schema.Plan, target string) {
 			name = c.ParentEntity + "." + c.EntityName
 		}
 		fmt.Fprintf(w, "  %s %s %s\n", changeSymbol(c.ChangeType), c.EntityType, name)
+		if old, ok := c.OldValue.(schema.RenameInfo); ok {
+			fmt.Fprintf(w, "      renamed from %s (data kept)\n", old.Name)
+		}
 		if old, ok := c.OldValue.(schema.TableDefinition); ok && len(old.DroppedConstraints) > 0 {
 			fmt.Fprintf(w, "      the rebuild of %s drops constraints written by hand: %s\n", old.Table, strings.Join(old.DroppedConstraints, "; "))
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/config"
+	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/notify"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/source"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/status"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/webhook"
@@ -49,6 +50,7 @@ type reconcileOptions struct {
 	settle        time.Duration
 	holder        string
 	leaseTTL      time.Duration
+	statusContext string
 }
 
 func newReconcileCmd() *cobra.Command {
@@ -97,6 +99,7 @@ converged, 1 when the revision is invalid or any tenant failed or was refused.`,
 	fl.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.DurationVar(&o.settle, "webhook-settle", time.Second, "quiet period that coalesces a burst of webhooks into one reconcile")
 	fl.DurationVar(&o.leaseTTL, "lease-ttl", reconciler.DefaultLeaseTTL, "how long a tenant lease outlives its replica: renewed every third of it while the replica works, so a survivor takes over a dead replica's tenants within about this long")
+	fl.StringVar(&o.statusContext, "status-context", "", "this reconciler's own segment of the commit-status contexts objectstack.yaml's notifications post (<context>/<status-context>/<wave>): set a different one (cluster, region) on each reconciler watching the same repository so they never overwrite each other's statuses")
 	fl.StringVar(&o.holder, "replica-id", "", "lease holder id of this replica (default host-pid-random, unique per process; set a stable id to let a restarted replica resume its own leases at once)")
 	return cmd
 }
@@ -191,6 +194,9 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 	if o.leaseTTL < time.Second {
 		return usagef("--lease-ttl must be at least 1s (it is renewed every third of it)")
 	}
+	if o.statusContext != "" && !config.ValidStatusContext(o.statusContext) {
+		return usagef("--status-context %q: letters, digits, . _ - in segments separated by /", o.statusContext)
+	}
 	logger, err := newLogger(cmd.ErrOrStderr(), o.logFormat, o.logLevel)
 	if err != nil {
 		return err
@@ -230,12 +236,19 @@ func runReconcile(cmd *cobra.Command, o *reconcileOptions) error {
 		drift = -1
 	}
 	rec, err := reconciler.New(reconciler.Options{Tenants: svc, Store: store, Source: src, Logger: logger, Concurrency: o.concurrency,
-		Interval: o.interval, DriftInterval: drift, Settle: o.settle, Holder: o.holder, LeaseTTL: o.leaseTTL})
+		Interval: o.interval, DriftInterval: drift, Settle: o.settle, Holder: o.holder, LeaseTTL: o.leaseTTL,
+		Notify: notify.Options{StatusContext: o.statusContext}})
 	if err != nil {
 		return err
 	}
 	if o.once {
 		sum, err := rec.Once(ctx)
+		// Queued notifications go out before the process exits; bounded, so a hanging receiver cannot hold it.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reconciler.DefaultNotifyDrain)
+		if cerr := rec.Close(dctx); cerr != nil {
+			logger.Warn("notifications", "error", cerr)
+		}
+		cancel()
 		if err != nil {
 			return err
 		}

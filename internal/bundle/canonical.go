@@ -239,6 +239,7 @@ func (w *canonWriter) field(dst *bytes.Buffer, f *Field) error {
 	c.str("name", f.Name, true)
 	c.str("label", f.Label, true)
 	c.str("columnName", f.ColumnName, true)
+	c.str("renamedFrom", f.RenamedFrom, true)
 	c.boolean("required", f.Required, true)
 	c.boolean("unique", f.Unique, true)
 	if f.DefaultValue != nil {
@@ -315,6 +316,7 @@ func (w *canonWriter) object(dst *bytes.Buffer, o *Object) error {
 	c.str("pluralLabel", o.PluralLabel, true)
 	c.str("description", o.Description, true)
 	c.str("icon", o.Icon, true)
+	c.str("renamedFrom", o.RenamedFrom, true)
 	var ferr error
 	_ = c.add("fields", func(b *bytes.Buffer) error {
 		fc := w.begin()

@@ -268,6 +268,7 @@ var objectTable = newKeyTable([]string{"tags", "displayNameField", "titleFormat"
 	{"pluralLabel", func(d decoder, o *Object, v *node, r string) { o.PluralLabel = d.str(v, r) }},
 	{"description", func(d decoder, o *Object, v *node, r string) { o.Description = d.str(v, r) }},
 	{"icon", func(d decoder, o *Object, v *node, r string) { o.Icon = d.str(v, r) }},
+	{"renamedFrom", func(d decoder, o *Object, v *node, r string) { o.RenamedFrom = d.str(v, r) }},
 	{"fields", func(d decoder, o *Object, v *node, r string) { o.Fields = d.fields(v, r) }},
 	{"indexes", func(d decoder, o *Object, v *node, r string) {
 		items, _ := d.seq(v, r, "a list of indexes")
@@ -289,6 +290,7 @@ var fieldTable = newKeyTable([]string{"format", "sortable", "group", "inlineHelp
 		{"name", func(d decoder, f *Field, v *node, r string) { f.Name = d.str(v, r) }},
 		{"label", func(d decoder, f *Field, v *node, r string) { f.Label = d.str(v, r) }},
 		{"columnName", func(d decoder, f *Field, v *node, r string) { f.ColumnName = d.str(v, r) }},
+		{"renamedFrom", func(d decoder, f *Field, v *node, r string) { f.RenamedFrom = d.str(v, r) }},
 		{"required", func(d decoder, f *Field, v *node, r string) { f.Required = d.boolean(v, r) }},
 		{"unique", func(d decoder, f *Field, v *node, r string) { f.Unique = d.boolean(v, r) }},
 		{"defaultValue", func(_ decoder, f *Field, v *node, _ string) { f.DefaultValue = v.plain() }},

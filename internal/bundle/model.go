@@ -110,11 +110,14 @@ type CurrencyConfig struct {
 // Only the properties that matter for the schema, plus the common UI ones, are modelled;
 // other keys are kept in Extra so nothing the author wrote is silently lost.
 type Field struct {
-	Key               string             `json:"-" yaml:"-"`
-	Type              FieldType          `json:"type" yaml:"type"`
-	Name              string             `json:"name,omitempty" yaml:"name,omitempty"`
-	Label             string             `json:"label,omitempty" yaml:"label,omitempty"`
-	ColumnName        string             `json:"columnName,omitempty" yaml:"columnName,omitempty"`
+	Key        string    `json:"-" yaml:"-"`
+	Type       FieldType `json:"type" yaml:"type"`
+	Name       string    `json:"name,omitempty" yaml:"name,omitempty"`
+	Label      string    `json:"label,omitempty" yaml:"label,omitempty"`
+	ColumnName string    `json:"columnName,omitempty" yaml:"columnName,omitempty"`
+	// RenamedFrom is the field's previous key: a tenant whose table still has that field's column gets it renamed
+	// (data kept) instead of dropped and added; a tenant that never had it gets the field fresh.
+	RenamedFrom       string             `json:"renamedFrom,omitempty" yaml:"renamedFrom,omitempty"`
 	Required          bool               `json:"required,omitempty" yaml:"required,omitempty"`
 	Unique            bool               `json:"unique,omitempty" yaml:"unique,omitempty"`
 	DefaultValue      any                `json:"defaultValue,omitempty" yaml:"defaultValue,omitempty"` // nil = no default
@@ -169,11 +172,14 @@ type SoftDelete struct {
 // Object is one object definition (one table in a tenant database).
 // Fields keeps the order in which the author declared them; column order in CREATE TABLE follows it.
 type Object struct {
-	Name        string         `json:"name" yaml:"name"`
-	Label       string         `json:"label,omitempty" yaml:"label,omitempty"`
-	PluralLabel string         `json:"pluralLabel,omitempty" yaml:"pluralLabel,omitempty"`
-	Description string         `json:"description,omitempty" yaml:"description,omitempty"`
-	Icon        string         `json:"icon,omitempty" yaml:"icon,omitempty"`
+	Name        string `json:"name" yaml:"name"`
+	Label       string `json:"label,omitempty" yaml:"label,omitempty"`
+	PluralLabel string `json:"pluralLabel,omitempty" yaml:"pluralLabel,omitempty"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	Icon        string `json:"icon,omitempty" yaml:"icon,omitempty"`
+	// RenamedFrom is the object's previous name: its table is renamed (rows, indexes and references kept) on a
+	// tenant that still has the old one.
+	RenamedFrom string         `json:"renamedFrom,omitempty" yaml:"renamedFrom,omitempty"`
 	Fields      []Field        `json:"-" yaml:"-"`
 	Indexes     []Index        `json:"indexes,omitempty" yaml:"indexes,omitempty"`
 	Datasource  string         `json:"datasource,omitempty" yaml:"datasource,omitempty"`

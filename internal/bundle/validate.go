@@ -189,6 +189,7 @@ func (v *validator) objects(objs []Object) {
 		a := objectAt{v: v, o: o, path: v.objPaths[o]}
 		v.object(a, tables, indexNames)
 	}
+	v.renames(objs)
 }
 
 func (v *validator) object(a objectAt, tables map[string]*Object, indexNames map[string]string) {

@@ -42,6 +42,7 @@ type Plan struct {
 	state        *State            // what the plan was made from (nil for plans made inside a legacy transaction)
 	checks       []preflightCheck  // data checks Preflight runs (preflight.go)
 	rechecks     []recheck         // conditions the apply re-checks in its transaction (preflight.go)
+	renamedCur   *dbSchema         // the schema as the plan's renames leave it (nil without renames), for State.After
 }
 
 // Compact drops what only planning needed (the State's schema and registry rows, the desired tables, stored
@@ -52,6 +53,7 @@ func (p *Plan) Compact() {
 		p.state = p.state.Compact()
 	}
 	p.want = nil
+	p.renamedCur = nil
 	for i := range p.registered {
 		p.registered[i].Definition = nil
 	}
@@ -165,6 +167,9 @@ type planner struct {
 	// lostConstraints is set when a rebuild drops constraints of an adopted table: a drop_constraint change
 	// (uniqueness or checks stop being enforced).
 	lostConstraints bool
+	// renamedTables holds the tables a rename touched (new name → old name; the same name for a column rename);
+	// nil until the first rename, when cur becomes the planner's own copy (see planRenames).
+	renamedTables map[string]string
 }
 
 func (pl *planner) emit(phase int, kind, object, sqlText string, rollback string, reversible bool) {
@@ -180,6 +185,11 @@ func (pl *planner) destructive(kind DestructiveKind, object, field, msg string) 
 }
 
 func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []registryRow) (*Plan, error) {
+	return buildPlanRenaming(owner, objects, cur, reg, nil)
+}
+
+// buildPlanRenaming plans like buildPlan, carrying out extra renames besides those the objects declare.
+func buildPlanRenaming(owner Owner, objects []bundle.Object, cur *dbSchema, reg []registryRow, extra []rename) (*Plan, error) {
 	p := &Plan{Owner: owner, base: baseFingerprint(cur, reg), checksums: map[string]string{}, tables: map[string]string{}}
 	pl := &planner{owner: owner, cur: cur, p: p, fkCheck: map[string]bool{}, views: map[string]bool{},
 		triggersDropped: map[string]bool{}, triggersRecreated: map[string]bool{}}
@@ -206,6 +216,18 @@ func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []regist
 	p.objects = objects
 	p.Checksum = setChecksum(p.checksums)
 
+	// Renames first: the rest of the plan is made against the schema and registry as they leave them. The
+	// fingerprint above is of the database as read, which is what the apply re-checks.
+	realReg := reg
+	reg, err := pl.planRenames(desired, reg, extra)
+	if err != nil {
+		return nil, err
+	}
+	cur = pl.cur
+	if pl.renamedTables != nil {
+		p.renamedCur = cur
+	}
+
 	// Registry: who owns what.
 	regByName := map[string]registryRow{}
 	tableClaim := map[string]registryRow{}
@@ -225,6 +247,15 @@ func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []regist
 		}
 	}
 	p.previousJSON = joinJSON(prevRaw)
+	if pl.renamedTables != nil {
+		// The registry writes compare with the rows as stored, under their old names.
+		p.registered = p.registered[:0:0]
+		for _, r := range realReg {
+			if r.Owner == string(owner) {
+				p.registered = append(p.registered, r)
+			}
+		}
+	}
 	// Stored definitions are decoded only for objects whose checksum changed: decoding all of them
 	// would dominate the cost of planning a large, mostly unchanged bundle.
 	prevCache := map[string]*bundle.Object{}
@@ -328,6 +359,7 @@ func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []regist
 			}
 		}
 		pl.alterTable(o, prev, dt, ct)
+		pl.hintRenames(o, prev, dt, ct)
 	}
 
 	// Metadata-only changes (abstract objects, formula fields, labels, options...).
@@ -390,6 +422,7 @@ func buildPlan(owner Owner, objects []bundle.Object, cur *dbSchema, reg []regist
 		pl.destructive(DropTable, name, "", msg)
 	}
 
+	pl.hintObjectRenames(want)
 	if len(pl.errs) > 0 {
 		return nil, errors.Join(pl.errs...)
 	}
@@ -692,6 +725,7 @@ func (pl *planner) alterTable(o *bundle.Object, prev *bundle.Object, dt, ct *tab
 // the old one is dropped before the new one is renamed (never the other way round, or other tables'
 // REFERENCES would follow the rename); triggers are recreated; indexes come in the index phase.
 func (pl *planner) rebuild(dt, ct *table, copyExpr map[string]string) {
+	pl.checkRebuildAfterRename(dt)
 	tn := dt.Name
 	tmp := "_new_" + tn
 	for _, v := range pl.cur.Views {
@@ -767,7 +801,7 @@ func (pl *planner) metadataChanges(prev, o *bundle.Object, dt *table) {
 			return // created (again): nothing finer to report
 		}
 	}
-	if objectProps(prev) != objectProps(o) {
+	if objectProps(prev) != objectProps(o) && !renamedOnly(prev, o) {
 		pl.change(EntityObject, o.Name, "", ChangeModified, json.RawMessage(objectProps(prev)), json.RawMessage(objectProps(o)))
 	}
 	pf := map[string]bundle.Field{}

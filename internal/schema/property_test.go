@@ -104,6 +104,80 @@ func genBundle(t *rapid.T, label string) []bundle.Object {
 	return objs
 }
 
+// genRenames turns some objects and fields of b that a also has into renames: the object (or field) gets a name
+// from a pool of its own and renamedFrom its old name, and every lookup, index and partial index of b follows the
+// new name. A tenant migrated from a keeps the renamed tables' rows and the renamed columns' values.
+func genRenames(t *rapid.T, a, b []bundle.Object) []bundle.Object {
+	inA := map[string]*bundle.Object{}
+	for i := range a {
+		inA[a[i].Name] = &a[i]
+	}
+	objRenamed := map[string]string{} // old → new object name
+	for i := range b {
+		o := &b[i]
+		old, ok := inA[o.Name]
+		if !ok || o.Abstract {
+			continue
+		}
+		for j := range o.Fields {
+			f := &o.Fields[j]
+			if _, had := old.Field(f.Key); !had || f.Type == bundle.TypeFormula {
+				continue
+			}
+			if rapid.IntRange(0, 2).Draw(t, "rename."+o.Name+"."+f.Key) != 0 {
+				continue
+			}
+			// f3 → g3, r0 → s0 (a lookup: its foreign key column is renamed).
+			nk := string(f.Key[0]+1) + f.Key[1:]
+			for k := range o.Indexes {
+				ix := &o.Indexes[k]
+				for m := range ix.Fields {
+					if ix.Fields[m] == f.Key {
+						ix.Fields[m] = nk
+					}
+				}
+				if ix.Partial == f.Key+" IS NOT NULL" {
+					ix.Partial = nk + " IS NOT NULL"
+				}
+			}
+			f.RenamedFrom, f.Key = f.Key, nk
+		}
+		if rapid.IntRange(0, 2).Draw(t, "rename."+o.Name) == 0 {
+			nn := "n" + strings.TrimPrefix(o.Name, "o")
+			objRenamed[o.Name] = nn
+			o.RenamedFrom, o.Name = o.Name, nn
+		}
+	}
+	for i := range b {
+		for j := range b[i].Fields {
+			if nn, ok := objRenamed[b[i].Fields[j].Reference]; ok {
+				b[i].Fields[j].Reference = nn
+			}
+		}
+	}
+	return b
+}
+
+// renamedNames maps each table of b declared renamedFrom to its old name, and each renamed column (by its new
+// table) from its new name to its old one.
+func renamedNames(b []bundle.Object) (tables map[string]string, cols map[string]map[string]string) {
+	tables, cols = map[string]string{}, map[string]map[string]string{}
+	for _, o := range b {
+		if o.RenamedFrom != "" {
+			tables[o.Table()] = o.RenamedFrom
+		}
+		for _, f := range o.Fields {
+			if f.RenamedFrom != "" {
+				if cols[o.Table()] == nil {
+					cols[o.Table()] = map[string]string{}
+				}
+				cols[o.Table()][f.Column()] = f.RenamedFrom
+			}
+		}
+	}
+	return tables, cols
+}
+
 // snapshot of every row of every user table, values as SQLite returns them.
 type rowset map[string]map[string]map[string]any // table → id → column → value
 
@@ -288,7 +362,8 @@ func setRapidChecks(t *testing.T, n int) {
 // TestPropertyMigratedEqualsFresh: for generated bundles A and B, applying A, inserting rows and
 // migrating to B (every destructive kind allowed) yields exactly the schema of applying B to an empty
 // database, a second plan is empty, and every surviving column of every row keeps its value (CAST for
-// changed types, the default for values that became required). A migration SQLite itself refuses
+// changed types, the default for values that became required). B renames some of A's objects and fields
+// (renamedFrom): their rows and values survive under the new names. A migration SQLite itself refuses
 // (a new unique index over duplicate values) must leave the database exactly as it was.
 func TestPropertyMigratedEqualsFresh(t *testing.T) {
 	setRapidChecks(t, 250)
@@ -297,7 +372,7 @@ func TestPropertyMigratedEqualsFresh(t *testing.T) {
 	owner := BundleOwner("prop")
 	rapid.Check(t, func(rt *rapid.T) {
 		a := genBundle(rt, "A")
-		b := genBundle(rt, "B")
+		b := genRenames(rt, a, genBundle(rt, "B"))
 		db := propDB(rt, dir)
 		pa, err := PlanOwner(ctx, db, owner, a, PlanOptions{})
 		if err != nil {
@@ -346,12 +421,21 @@ func TestPropertyMigratedEqualsFresh(t *testing.T) {
 			rt.Fatalf("plan after migration not empty: %+v\n%s", again.Diff.Changes, planSQL(again))
 		}
 		after := readRows(rt, db)
-		for tn, rows := range before {
+		renamedTables, renamedCols := renamedNames(b)
+		newName := map[string]string{}
+		for n, old := range renamedTables {
+			newName[old] = n
+		}
+		for otn, rows := range before {
+			tn := otn
+			if n, ok := newName[otn]; ok {
+				tn = n
+			}
 			nt := migrated.Tables[tn]
 			if nt == nil {
 				continue
 			}
-			ot := beforeSchema.Tables[tn]
+			ot := beforeSchema.Tables[otn]
 			if len(after[tn]) != len(rows) {
 				rt.Fatalf("table %s had %d rows, now %d", tn, len(rows), len(after[tn]))
 			}
@@ -361,12 +445,16 @@ func TestPropertyMigratedEqualsFresh(t *testing.T) {
 					rt.Fatalf("row %s.%s lost", tn, id)
 				}
 				for _, nc := range nt.Columns {
-					oc, ok := ot.column(nc.Name)
+					ocName := nc.Name
+					if old, ok := renamedCols[tn][nc.Name]; ok {
+						ocName = old
+					}
+					oc, ok := ot.column(ocName)
 					if !ok {
 						continue
 					}
-					if want, got := expectedValue(rt, db, row[nc.Name], *oc, nc), normVal(nrow[nc.Name]); want != got {
-						rt.Fatalf("%s.%s row %s: was %s, now %s, want %s\n%s", tn, nc.Name, id, normVal(row[nc.Name]), got, want, planSQL(pb))
+					if want, got := expectedValue(rt, db, row[ocName], *oc, nc), normVal(nrow[nc.Name]); want != got {
+						rt.Fatalf("%s.%s (was %s.%s) row %s: was %s, now %s, want %s\n%s", tn, nc.Name, otn, ocName, id, normVal(row[ocName]), got, want, planSQL(pb))
 					}
 				}
 			}
@@ -374,7 +462,7 @@ func TestPropertyMigratedEqualsFresh(t *testing.T) {
 	})
 	t.Logf("migrated %d, refused by SQLite (unique over duplicates) %d; cases per statement/destructive kind: %v",
 		propStats.migrated.Load(), propStats.failed.Load(), kindCounts)
-	for _, k := range []string{KindCreateTable, KindAddColumn, KindRebuild, KindCreateIndex, KindDropIndex, KindDropColumn, KindDropTable, string(LossyTypeChange)} {
+	for _, k := range []string{KindCreateTable, KindAddColumn, KindRebuild, KindCreateIndex, KindDropIndex, KindDropColumn, KindDropTable, string(LossyTypeChange), KindRenameTable, KindRenameColumn} {
 		if kindCounts[k] == 0 {
 			t.Errorf("no generated case exercised %s", k)
 		}

@@ -64,7 +64,8 @@ func Rollback(ctx context.Context, db *sql.DB, deploymentID string, opts ApplyOp
 	if err != nil {
 		return nil, fmt.Errorf("rollback %s: %w", deploymentID, err)
 	}
-	p, err := PlanOwner(ctx, db, target.Owner, prev, PlanOptions{})
+	// The previous objects carry no renamedFrom for renames the target made; planRollback undoes them.
+	p, err := planRollback(ctx, db, target.Owner, prev)
 	if err != nil {
 		return nil, fmt.Errorf("rollback %s: %w", deploymentID, err)
 	}

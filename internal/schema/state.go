@@ -397,9 +397,13 @@ func (s *State) read() *State {
 func (s *State) After(p *Plan) *State {
 	n := *s
 	n.base = s.read()
-	cur := *s.cur
-	cur.Tables = make(map[string]*table, len(s.cur.Tables))
-	for k, v := range s.cur.Tables {
+	src := s.cur
+	if p.renamedCur != nil {
+		src = p.renamedCur // the tables as p's renames leave them
+	}
+	cur := *src
+	cur.Tables = make(map[string]*table, len(src.Tables))
+	for k, v := range src.Tables {
 		cur.Tables[k] = v
 	}
 	for _, t := range p.dropTables {

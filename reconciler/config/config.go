@@ -95,6 +95,8 @@ type Config struct {
 	// targets them there. It is global, not per target: an owner that left the repository usually left
 	// with its target, so there is no target left to carry the setting.
 	Prune bool `json:"prune,omitempty"`
+	// Notifications are the commit-status, webhook and Slack sinks of rollout events (nil: none).
+	Notifications *Notifications `json:"notifications,omitempty"`
 }
 
 // Error is returned when the file has issues; Issues name file, line and path of each.
@@ -303,6 +305,7 @@ func (p *parser) root(n *yaml.Node) *Config {
 		"allowDestructive": func(v *yaml.Node, path string) { cfg.AllowDestructive = p.destructive(v, path) },
 		"driftPolicy":      func(v *yaml.Node, path string) { cfg.DriftPolicy = p.enum(v, path, DriftReport, DriftHeal) },
 		"prune":            func(v *yaml.Node, path string) { cfg.Prune = p.boolean(v, path) },
+		"notifications":    func(v *yaml.Node, path string) { cfg.Notifications = p.notifications(v, path) },
 	})
 	if !ok {
 		return cfg

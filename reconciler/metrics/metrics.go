@@ -20,6 +20,10 @@ type Metrics struct {
 	Webhooks          *prometheus.CounterVec   // by kind and result
 	Drifted           prometheus.Gauge
 	Fetches           *prometheus.CounterVec // by result: changed | unchanged | error
+	// Notifications counts notification delivery outcomes by sink (github | gitlab | webhook | slack) and
+	// outcome (delivered | retried | failed); NotificationsDropped those dropped on a full queue or at shutdown.
+	Notifications        *prometheus.CounterVec
+	NotificationsDropped *prometheus.CounterVec
 }
 
 // New creates and registers the instruments (plus Go and process collectors).
@@ -48,8 +52,15 @@ func New() *Metrics {
 		Fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "objectstack_source_fetches_total", Help: "Source checks by result (changed, unchanged, error).",
 		}, []string{"result"}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "objectstack_notification_deliveries_total", Help: "Notification delivery attempts by sink (github, gitlab, webhook, slack) and outcome (delivered, retried, failed, unchanged: the receiver already had that state).",
+		}, []string{"sink", "outcome"}),
+		NotificationsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "objectstack_notification_dropped_total", Help: "Notifications dropped without delivery attempt, by sink: the sink's queue was full, or the reconciler shut down.",
+		}, []string{"sink"}),
 	}
 	m.Registry.MustRegister(m.ReconcileDuration, m.TenantsByCond, m.Applies, m.Failures, m.Webhooks, m.Drifted, m.Fetches,
+		m.Notifications, m.NotificationsDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
