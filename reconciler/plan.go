@@ -44,6 +44,8 @@ type tenantPlan struct {
 	refused []string
 	prune   []pruneStep   // one per orphan, after the units
 	state   *schema.State // the one read every unit was planned from; the apply batch re-checks it
+	// preflight holds what the data would break (set with OutcomeFailed by the pre-flight).
+	preflight []schema.PreflightFinding
 }
 
 func installOptions(u Unit, tn tenant.Tenant, allow []schema.DestructiveKind, src string) apps.InstallOptions {
@@ -125,12 +127,6 @@ func (r *Reconciler) planTenant(ctx context.Context, d *Desired) *tenantPlan {
 				tn.Use(cur)
 				tn.Planned(p)
 			}
-			if err := p.CheckAllowed(u.Allow); err != nil {
-				tp.outcome, tp.err = OutcomeRefused, fmt.Sprintf("%s: %v", u.Owner, err)
-				for _, dc := range p.Destructive {
-					tp.refused = append(tp.refused, fmt.Sprintf("%s %s: %s", dc.Kind, destructiveTarget(dc), dc.Message))
-				}
-			}
 		} else {
 			ip, err := tn.PlanInstall(u.App, installOptions(u, d.Tenant, u.Allow, ""))
 			if err != nil {
@@ -149,30 +145,39 @@ func (r *Reconciler) planTenant(ctx context.Context, d *Desired) *tenantPlan {
 				tp.outcome, tp.err = OutcomeFailed, fmt.Sprintf("%s is not compatible: %s", u.Owner, strings.Join(problems, "; "))
 				return tp
 			}
-			if ip.Schema != nil {
-				if err := ip.Schema.CheckAllowed(u.Allow); err != nil {
-					tp.outcome, tp.err = OutcomeRefused, fmt.Sprintf("%s: %v", u.Owner, err)
-					for _, dc := range ip.Schema.Destructive {
-						tp.refused = append(tp.refused, fmt.Sprintf("%s %s: %s", dc.Kind, destructiveTarget(dc), dc.Message))
-					}
-				}
-			}
 		}
 		tp.units = append(tp.units, up)
+	}
+	// Pre-flight: the data the revision's migrations touch (duplicates for a new unique index, NULLs for a field
+	// becoming required, values a type change alters, rows a new reference misses), in one more read — none when
+	// no migration touches existing rows. A predicted failure fails the tenant here, before any wave starts.
+	if err := schema.Preflight(ctx, db, tp.schemaPlans()...); err != nil {
+		tp.outcome, tp.err = OutcomeFailed, fmt.Sprintf("plan tenant %s: %v", id, err)
+		if pe, ok := schema.AsPreflightError(err); ok {
+			tp.preflight = pe.Failures
+		}
+		return tp
+	}
+	// Destructive changes are judged after the pre-flight: a type change the data shows lossless is none.
+	for _, up := range tp.units {
+		p := up.plan
+		if up.install != nil {
+			p = up.install.Schema
+		}
+		if p == nil {
+			continue
+		}
+		if err := p.CheckAllowed(up.unit.Allow); err != nil {
+			tp.outcome, tp.err = OutcomeRefused, fmt.Sprintf("%s: %v", up.unit.Owner, err)
+			for _, dc := range p.Destructive {
+				tp.refused = append(tp.refused, fmt.Sprintf("%s %s: %s", dc.Kind, destructiveTarget(dc), dc.Message))
+			}
+		}
 	}
 	// Quotas of the whole revision: every object it leaves and every deployment it records. An app's own check
 	// above already refused one that breaks them on its own; this catches bundles, alone or with apps.
 	if tp.outcome == "" {
-		var plans []*schema.Plan
-		for _, up := range tp.units {
-			switch {
-			case up.plan != nil:
-				plans = append(plans, up.plan)
-			case up.install != nil:
-				plans = append(plans, up.install.Schema)
-			}
-		}
-		if err := apps.CheckQuotas(st, cur, plans, limits(d.Tenant)); err != nil {
+		if err := apps.CheckQuotas(st, cur, tp.schemaPlans(), limits(d.Tenant)); err != nil {
 			tp.outcome, tp.err = OutcomeFailed, fmt.Sprintf("tenant %s: %v", id, err)
 			return tp
 		}
@@ -201,6 +206,20 @@ func (r *Reconciler) planTenant(ctx context.Context, d *Desired) *tenantPlan {
 		}
 	}
 	return tp
+}
+
+// schemaPlans are the schema plans of the units, in order (an app's may be nil).
+func (tp *tenantPlan) schemaPlans() []*schema.Plan {
+	var plans []*schema.Plan
+	for _, up := range tp.units {
+		switch {
+		case up.plan != nil:
+			plans = append(plans, up.plan)
+		case up.install != nil:
+			plans = append(plans, up.install.Schema)
+		}
+	}
+	return plans
 }
 
 func destructiveTarget(dc schema.DestructiveChange) string {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/config"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/source"
 )
@@ -29,6 +30,8 @@ type ReviewTenant struct {
 	Orphaned []string `json:"orphaned,omitempty"`
 	// LeftAlone lists owners no longer targeted here that Terraform or the CLI deployed last.
 	LeftAlone []string `json:"leftAlone,omitempty"`
+	// Preflight lists what the tenant's data would break (outcome failed): rule, object, field, count, samples.
+	Preflight []schema.PreflightFinding `json:"preflight,omitempty"`
 }
 
 // Review is what a revision would do, tenant by tenant, without applying anything.
@@ -105,7 +108,7 @@ func (r *Reconciler) Review(ctx context.Context, rev source.Revision) (*Review, 
 				rt.Prune, rt.Orphaned, rt.LeftAlone = pruneSummary(tp.prune)
 				switch {
 				case tp.outcome != "":
-					rt.Outcome, rt.Error, rt.Refused = tp.outcome, tp.err, tp.refused
+					rt.Outcome, rt.Error, rt.Refused, rt.Preflight = tp.outcome, tp.err, tp.refused, tp.preflight
 				case rt.SQL == "" && len(rt.Prune) == 0:
 					rt.Outcome = ReviewUpToDate
 				default:
@@ -177,7 +180,7 @@ func (rv *Review) Markdown() string {
 	fmt.Fprintf(&b, "%d tenant(s) targeted: **%d to change**, %d up to date, %d refused, %d failed.\n\n",
 		len(rv.Tenants), counts[ReviewChange], counts[ReviewUpToDate], counts[OutcomeRefused], counts[OutcomeFailed])
 	b.WriteString(misplacedMarkdown(rv.Misplaced))
-	var refused, failed []ReviewTenant
+	var refused, failed, preflight []ReviewTenant
 	groups := map[string][]string{}
 	var order []string
 	for _, t := range rv.Tenants {
@@ -185,6 +188,10 @@ func (rv *Review) Markdown() string {
 		case OutcomeRefused:
 			refused = append(refused, t)
 		case OutcomeFailed:
+			if len(t.Preflight) > 0 {
+				preflight = append(preflight, t)
+				continue
+			}
 			failed = append(failed, t)
 		case ReviewChange:
 			if t.SQL == "" {
@@ -207,6 +214,17 @@ func (rv *Review) Markdown() string {
 			b.WriteString("\n")
 			for _, r := range t.Refused {
 				fmt.Fprintf(&b, "  - %s\n", r)
+			}
+		}
+		b.WriteString("\n")
+	}
+	if len(preflight) > 0 {
+		b.WriteString("#### Pre-flight: the data would fail the migration\n\n")
+		b.WriteString("These tenants would not be changed: fix the rows (or the bundle) first.\n\n")
+		for _, t := range preflight {
+			fmt.Fprintf(&b, "- `%s`:\n", t.TenantID)
+			for _, f := range t.Preflight {
+				fmt.Fprintf(&b, "  - %s\n", f)
 			}
 		}
 		b.WriteString("\n")

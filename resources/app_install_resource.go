@@ -242,6 +242,14 @@ func (r *appInstallResource) planApp(ctx context.Context, m *appInstallModel, di
 			fmt.Sprintf("%s: version %s is installed; installing %s would downgrade it. Set allow_downgrade = true to allow it.",
 				where, ip.InstalledVersion, app.Manifest.Version))
 	}
+	if ip.Schema != nil {
+		if !preflightPlan(ctx, db, ip.Schema, where, diags) {
+			return nil, false
+		}
+		if atPlan {
+			losslessWarnings(ip.Schema, where, diags)
+		}
+	}
 	refuseDestructive(ip.Schema, opts.Allow, where, atPlan, diags)
 	if diags.HasError() {
 		return nil, false

@@ -193,6 +193,10 @@ func (r *deployBundleResource) planBundle(ctx context.Context, m *deployBundleMo
 			fmt.Sprintf("tenant %s, bundle %s %s: %v", tenantID, b.Manifest.Name, b.Manifest.Version, err))
 		return nil, false
 	}
+	// The data the migration touches (one more read, only when it touches existing rows): see preflight.go.
+	if !preflightPlan(ctx, db, p, fmt.Sprintf("tenant %s, bundle %s", tenantID, b.Manifest.Name), diags) {
+		return nil, false
+	}
 	return &bundlePlan{b: b, db: db, plan: p}, true
 }
 
@@ -233,6 +237,7 @@ func (r *deployBundleResource) ModifyPlan(ctx context.Context, req resource.Modi
 		return
 	}
 	where := fmt.Sprintf("tenant %s, bundle %s", plan.TenantID.ValueString(), name)
+	losslessWarnings(bp.plan, where, &resp.Diagnostics)
 	refuseDestructive(bp.plan, allowedKinds(ctx, plan.AllowDestructive, &resp.Diagnostics), where, true, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return

@@ -90,7 +90,9 @@ func migrationAttributes(what string) map[string]schema.Attribute {
 func allowDestructiveAttribute(what string) schema.SetAttribute {
 	return schema.SetAttribute{
 		MarkdownDescription: "Destructive change kinds this " + what + " may make: `drop_table`, `drop_column`, " +
-			"`lossy_type_change`. A plan with a destructive change whose kind is not listed fails, naming each change; " +
+			"`lossy_type_change`, `drop_constraint` (a rebuild dropping UNIQUE/CHECK/... clauses written by hand into " +
+			"an adopted table). A type change that the data shows lossless (every value survives the cast) needs no " +
+			"`lossy_type_change`: the apply re-checks it in its transaction. A plan with a destructive change whose kind is not listed fails, naming each change; " +
 			"nothing is applied. A destructive change that only repairing drift needs (say a column added by hand, " +
 			"which restoring the deployed schema drops) does not fail the plan: it is a warning, so `destroy` and " +
 			"changes elsewhere are never blocked by a hand edit, but applying that repair is refused unless its kind " +
@@ -98,7 +100,7 @@ func allowDestructiveAttribute(what string) schema.SetAttribute {
 		Optional:    true,
 		ElementType: types.StringType,
 		Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.OneOf(
-			string(engine.DropTable), string(engine.DropColumn), string(engine.LossyTypeChange)))},
+			string(engine.DropTable), string(engine.DropColumn), string(engine.LossyTypeChange), string(engine.DropConstraint)))},
 	}
 }
 

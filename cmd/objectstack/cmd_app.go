@@ -146,7 +146,7 @@ func newAppInstallCmd(upgrade bool) *cobra.Command {
 	}
 	f.dbFlags(c)
 	f.installFlags(c)
-	c.Flags().StringVar(&f.allowDestructive, "allow-destructive", "", "destructive change kinds an upgrade may make: drop_table,drop_column,lossy_type_change or all")
+	c.Flags().StringVar(&f.allowDestructive, "allow-destructive", "", "destructive change kinds an upgrade may make: drop_table,drop_column,lossy_type_change,drop_constraint or all")
 	c.Flags().BoolVar(&f.allowDowngrade, "allow-downgrade", false, "allow installing an older version than the installed one")
 	return c
 }

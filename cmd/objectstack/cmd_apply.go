@@ -30,7 +30,7 @@ func newApplyCmd() *cobra.Command {
 		Short: "Migrate one tenant database to a bundle, in one transaction",
 		Long: "apply validates the bundle (an invalid bundle is refused and the database is not touched), plans,\n" +
 			"refuses destructive changes whose kind is not listed in --allow-destructive (drop_table, drop_column,\n" +
-			"lossy_type_change, or all), and runs the DDL, data copies and registry writes in one transaction.\n" +
+			"lossy_type_change, drop_constraint, or all), and runs the DDL, data copies and registry writes in one transaction.\n" +
 			"With --tenant the database comes from the tenant registry and the tenant's quotas (maxObjects,\n" +
 			"maxDeploymentsPerDay) are checked at plan time, from the same single read of the database.",
 		Args: cobra.NoArgs,
@@ -76,6 +76,19 @@ func newApplyCmd() *cobra.Command {
 			}
 			p, err := st.Plan(owner, b.Objects)
 			if err != nil {
+				return err
+			}
+			// Pre-flight: the data the migration touches, checked before anything is written (a type change the
+			// data shows lossless stops needing lossy_type_change; the apply re-checks it in its transaction).
+			if err := schema.Preflight(ctx, db, p); err != nil {
+				if _, predicted := schema.AsPreflightError(err); predicted {
+					err = fmt.Errorf("apply %s refused: %w; nothing was applied", owner, err)
+					if dbf.asJSON {
+						res := schema.DeployExecutionResult{Status: schema.StatusFailed, Error: err.Error(), CompletedAt: time.Now().UTC().Format(time.RFC3339)}
+						return writeJSONResult(out, cmd.ErrOrStderr(), applyOutput{res, newPlanOutput(p, b.Manifest.Version)}, err)
+					}
+					printPlan(out, p, database.Redact(dbf.db))
+				}
 				return err
 			}
 			// The tenant's quotas, judged on the same read (a --db carries none): refused before anything is written.

@@ -39,7 +39,7 @@ type migrateFlags struct {
 
 func (f *migrateFlags) register(c *cobra.Command, jsonUsage string) {
 	f.engineDBFlags.register(c)
-	c.Flags().StringVar(&f.allow, "allow-destructive", "", "destructive change kinds to allow: drop_table,drop_column,lossy_type_change (or all)")
+	c.Flags().StringVar(&f.allow, "allow-destructive", "", "destructive change kinds to allow: drop_table,drop_column,lossy_type_change,drop_constraint (or all)")
 	c.Flags().BoolVar(&f.asJSON, "json", false, jsonUsage)
 }
 
@@ -120,11 +120,12 @@ type planOutput struct {
 	Destructive   []schema.DestructiveChange `json:"destructive"`
 	UpToDate      bool                       `json:"upToDate"`
 	Checksum      string                     `json:"checksum"`
+	Preflight     *schema.PreflightReport    `json:"preflight,omitempty"`
 }
 
 func newPlanOutput(p *schema.Plan, version string) planOutput {
 	return planOutput{Owner: p.Owner, Version: version, Diff: p.Diff, MigrationPlan: p.Migration,
-		Destructive: p.Destructive, UpToDate: p.UpToDate, Checksum: p.Checksum}
+		Destructive: p.Destructive, UpToDate: p.UpToDate, Checksum: p.Checksum, Preflight: p.Preflight}
 }
 
 func changeSymbol(c string) string {
@@ -176,6 +177,7 @@ func printPlan(w io.Writer, p *schema.Plan, target string) {
 			fmt.Fprintf(w, "  ! %s %s: %s\n", d.Kind, name, d.Message)
 		}
 	}
+	printPreflight(w, p.Preflight)
 }
 
 func newPlanCmd() *cobra.Command {
@@ -219,11 +221,17 @@ func newPlanCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The data the migration would touch is checked too (one more read, only when it touches existing
+			// rows): a predicted failure is shown with the plan and fails the command.
+			pfErr := schema.Preflight(cmd.Context(), db, p)
+			if _, predicted := schema.AsPreflightError(pfErr); pfErr != nil && !predicted {
+				return pfErr
+			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), newPlanOutput(p, b.Manifest.Version))
+				return writeJSONResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), newPlanOutput(p, b.Manifest.Version), pfErr)
 			}
 			printPlan(cmd.OutOrStdout(), p, database.Redact(dbf.db))
-			return nil
+			return pfErr
 		},
 	}
 	dbf.register(cmd)

@@ -21,7 +21,18 @@ func PlanInstall(ctx context.Context, db *sql.DB, app *App, opts InstallOptions)
 	if err != nil {
 		return nil, fmt.Errorf("plan app %s: %w", app.Manifest.Name, err)
 	}
-	return t.PlanInstall(app, opts)
+	p, err := t.PlanInstall(app, opts)
+	if err != nil {
+		return nil, err
+	}
+	// The data the schema migration touches (one more read, only when it touches existing rows): a predicted
+	// failure refuses the install; a type change the data shows lossless needs no lossy_type_change.
+	if p.Schema != nil {
+		if err := schema.Preflight(ctx, db, p.Schema); err != nil {
+			return nil, fmt.Errorf("plan app %s: %w", app.Manifest.Name, err)
+		}
+	}
+	return p, nil
 }
 
 func sameConfig(a, b map[string]any) bool {

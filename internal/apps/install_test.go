@@ -528,6 +528,12 @@ func TestSeedModes(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "mode insert refuses duplicates") {
 		t.Errorf("insert duplicate err = %v", err)
 	}
+	// The plan's pre-flight already names it (rule, object, column, count, sample), before anything is written.
+	_, err = PlanInstall(ctx, db, mustLoad(t, dir), InstallOptions{})
+	if pe, ok := schema.AsPreflightError(err); !ok || len(pe.Failures) != 1 || pe.Failures[0].Rule != schema.RuleSeedConflict ||
+		pe.Failures[0].Object != "mode_a" || pe.Failures[0].Field != "name" || pe.Failures[0].Count != 1 || pe.Failures[0].Samples[0] != "name='x'" {
+		t.Errorf("plan of an insert-mode duplicate: %v", err)
+	}
 	if inst, _, _ := IsInstalled(ctx, db, "modes"); inst.Version != "1.0.1" {
 		t.Errorf("failed upgrade changed the registry: %+v", inst)
 	}

@@ -572,3 +572,35 @@ func newID() string {
 	}
 	return string(b[:])
 }
+
+// seedPreflight adds to the schema plan's pre-flight the rows an insert-mode dataset would collide with (the
+// batch's duplicateGuards refuse them at apply): the plan then names the count and samples before anything runs.
+func seedPreflight(sp *schema.Plan, t seedTarget) {
+	if t.mode != ModeInsert {
+		return
+	}
+	ext := t.extCol
+	if ext == "" {
+		ext = "id"
+	}
+	var keys []any
+	for _, r := range t.rows {
+		if k := matchKey(ext)(r); k != nil && k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	js, err := json.Marshal(keys)
+	if err != nil {
+		return // the batch's guard still refuses duplicates
+	}
+	table := t.obj.Table()
+	sp.AddDataCheck(schema.DataCheck{Rule: schema.RuleSeedConflict, Object: t.obj.Name, Field: ext, Table: table,
+		Columns: []string{ext}, Cond: schema.QuoteIdent(ext) + " IN (SELECT value FROM json_each(?))", Args: []any{string(js)}, Shown: ext,
+		Describe: func(n int64) string {
+			return fmt.Sprintf("%d existing row(s) of table %s already hold one of the %s values of dataset %s (mode insert refuses duplicates; use upsert or ignore)",
+				n, table, ext, t.ds.Source)
+		}})
+}

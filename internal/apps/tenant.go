@@ -193,6 +193,9 @@ func (t *Tenant) PlanInstall(app *App, opts InstallOptions) (*InstallPlan, error
 		for _, tg := range targets {
 			p.Seed = append(p.Seed, SeedCount{Object: tg.obj.Name, Mode: tg.mode, Records: len(tg.rows)})
 			p.SeedRecords += len(tg.rows)
+			if sp != nil {
+				seedPreflight(sp, tg)
+			}
 		}
 	}
 	p.existed = map[string]bool{}

@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -43,6 +45,22 @@ func TestRebuildOfAdoptedTableShowsDroppedConstraints(t *testing.T) {
 	}
 	if !p.Diff.HasBreakingChanges {
 		t.Errorf("dropping constraints is a breaking change")
+	}
+	// Dropping them is its own destructive kind: refused (naming the constraints) unless drop_constraint is allowed.
+	err := p.CheckAllowed([]DestructiveKind{DropTable, DropColumn, LossyTypeChange})
+	var de *DestructiveError
+	if !errors.As(err, &de) || len(de.Refused) != 1 || de.Refused[0].Kind != DropConstraint || de.Refused[0].Object != "contact" ||
+		!strings.Contains(err.Error(), "UNIQUE") || !strings.Contains(err.Error(), "CHECK") {
+		t.Fatalf("refusal: %v", err)
+	}
+	if _, err := Apply(context.Background(), db, p, ApplyOptions{Source: "test"}); !errors.As(err, &de) {
+		t.Fatalf("apply without drop_constraint: %v", err)
+	}
+	if _, err := Apply(context.Background(), db, p, ApplyOptions{Source: "test", Allow: []DestructiveKind{DropConstraint}}); err != nil {
+		t.Fatalf("apply with drop_constraint: %v", err)
+	}
+	if kinds, err := ParseDestructiveKinds("drop_constraint"); err != nil || len(kinds) != 1 || kinds[0] != DropConstraint {
+		t.Fatalf("parse: %v %v", kinds, err)
 	}
 
 	// A table the engine created itself has nothing to lose, and says nothing more than the field change.

@@ -251,6 +251,11 @@ func runInTx(ctx context.Context, tx *sql.Tx, p *Plan, opts ApplyOptions, holder
 			return 0, err
 		}
 	}
+	for _, rc := range p.rechecks {
+		if _, err := tx.ExecContext(ctx, rc.stmt.SQL, rc.stmt.Args...); err != nil {
+			return 0, fmt.Errorf("%s: %s", rc.label, rc.message)
+		}
+	}
 	for i, s := range p.Migration.Statements {
 		if testHookBeforeStatement != nil {
 			testHookBeforeStatement(i)

@@ -165,6 +165,9 @@ func (b *Batch) addPlan(p *Plan, opts ApplyOptions, rollbackOf string) (string, 
 			SQL: "SELECT CASE WHEN (SELECT foreign_keys FROM pragma_foreign_keys) = 0 THEN 1 ELSE json('objectstack: foreign keys on') END",
 		})
 	}
+	for _, rc := range p.rechecks {
+		b.add(step{kind: stepCaller, label: fmt.Sprintf("apply %s: %s", p.Owner, rc.label), message: rc.message}, rc.stmt)
+	}
 	for i, s := range p.Migration.Statements {
 		b.add(step{kind: stepDDL, plan: pi, index: i}, database.Stmt{SQL: s.SQL})
 	}

@@ -19,7 +19,7 @@
 //     (strings always quoted), lookup/master_detail → REFERENCES "t"("id") ON DELETE … only when the
 //     target table exists after the migration. maxLength/min/max/precision are not CHECK constraints
 //     (validation rules, and changing a CHECK means rebuilding the table); they are diffed as metadata.
-//   - Destructive kinds (drop_table, drop_column, lossy_type_change) are refused by Apply unless allowed;
+//   - Destructive kinds (drop_table, drop_column, lossy_type_change, drop_constraint) are refused by Apply unless allowed;
 //     widening to TEXT and INTEGER→REAL are lossless. A required field added to an existing table needs
 //     a defaultValue (*PlanError). Making an existing column required copies COALESCE(col, default).
 //   - Round trips are the unit of cost (on Turso each is a WAN request). ReadState reads everything plans
@@ -34,6 +34,12 @@
 //     ErrStalePlan) or another holder has the lease (*LockedError); a failing statement comes back as an
 //     *ApplyError naming it, or under the caller's label. Apply is a one-plan Batch; an InTx callback
 //     (uninstall, detach) still runs the older multi-request transaction.
+//   - Pre-flight (Preflight). Steps that only succeed — or only keep every value — if the rows already there
+//     allow it (a new or widened unique index, a column becoming required without a default, a new
+//     reference, a lossy type change; callers add their own, e.g. an app's insert-mode seeds) record one
+//     bounded query each while planning; Preflight runs a tenant's in ONE more read, and none when there are
+//     none. A predicted failure is a *PreflightError; a type change the data shows lossless stops being a
+//     lossy_type_change and the batch re-checks it inside its transaction before the rebuild.
 //   - Rollback restores the object set recorded before a deployment by planning and applying it (data
 //     preserving; destructive kinds still need allowing). Deployments of an owner form an undo stack:
 //     later deployments must be rolled back first.

@@ -26,6 +26,8 @@ type Plan struct {
 	Migration   MigrationPlan       `json:"migrationPlan"`
 	Destructive []DestructiveChange `json:"destructive"`
 	UpToDate    bool                `json:"upToDate"`
+	// Preflight is what the data said (see Preflight); nil until Preflight ran.
+	Preflight *PreflightReport `json:"preflight,omitempty"`
 
 	base         string            // fingerprint of schema + registry the plan was made against
 	objects      []bundle.Object   // desired objects
@@ -38,6 +40,8 @@ type Plan struct {
 	cascadeRisk  []string          // what dropping would cascade into were foreign keys enforced
 	registered   []registryRow     // the owner's registry rows when planned
 	state        *State            // what the plan was made from (nil for plans made inside a legacy transaction)
+	checks       []preflightCheck  // data checks Preflight runs (preflight.go)
+	rechecks     []recheck         // conditions the apply re-checks in its transaction (preflight.go)
 	renamedCur   *dbSchema         // the schema as the plan's renames leave it (nil without renames), for State.After
 }
 
@@ -160,8 +164,8 @@ type planner struct {
 	// Triggers set aside for a rebuild: dropped (those on other tables that mention a rebuilt table) and
 	// recreated, each at most once however many of the tables involved are rebuilt.
 	triggersDropped, triggersRecreated map[string]bool
-	// lostConstraints is set when a rebuild drops constraints of an adopted table: not data loss, so no
-	// DestructiveChange, but the plan is breaking (uniqueness or checks stop being enforced).
+	// lostConstraints is set when a rebuild drops constraints of an adopted table: a drop_constraint change
+	// (uniqueness or checks stop being enforced).
 	lostConstraints bool
 	// renamedTables holds the tables a rename touched (new name → old name; the same name for a column rename);
 	// nil until the first rename, when cur becomes the planner's own copy (see planRenames).
@@ -632,6 +636,7 @@ func (pl *planner) alterTable(o *bundle.Object, prev *bundle.Object, dt, ct *tab
 			if c.Ref != nil {
 				pl.fkCheck[tn] = true
 			}
+			pl.preflightColumn(o.Name, fieldOfColumn(dt, prev, c.Name), ct, old, c)
 		}
 		copyExpr[c.Name] = expr
 	}
@@ -681,6 +686,7 @@ func (pl *planner) alterTable(o *bundle.Object, prev *bundle.Object, dt, ct *tab
 		}
 	}
 
+	pl.preflightIndexes(o.Name, dt, ct)
 	if rebuild {
 		pl.rebuild(dt, ct, copyExpr)
 		for _, ix := range dt.Indexes {
@@ -753,6 +759,7 @@ func (pl *planner) rebuild(dt, ct *table, copyExpr map[string]string) {
 			TableDefinition{Table: tn, DroppedConstraints: lost, SQL: ct.sql},
 			TableDefinition{Table: tn, SQL: dt.createSQL(tn)})
 		pl.lostConstraints = true
+		pl.destructive(DropConstraint, dt.Object, "", fmt.Sprintf("rebuilding table %s drops its hand-written %s; they stop being enforced", tn, strings.Join(lost, ", ")))
 	}
 	pl.emit(phaseRebuild, KindRebuild, tn, dt.createSQL(tmp), "", false)
 	var cols, exprs []string

@@ -125,10 +125,13 @@ const (
 	DropTable       DestructiveKind = "drop_table"
 	DropColumn      DestructiveKind = "drop_column"
 	LossyTypeChange DestructiveKind = "lossy_type_change"
+	// DropConstraint: a rebuild drops constraints written by hand into an adopted table (UNIQUE, CHECK, ...),
+	// which the engine's DDL cannot recreate.
+	DropConstraint DestructiveKind = "drop_constraint"
 )
 
 // AllDestructiveKinds lists every destructive kind.
-var AllDestructiveKinds = []DestructiveKind{DropTable, DropColumn, LossyTypeChange}
+var AllDestructiveKinds = []DestructiveKind{DropTable, DropColumn, LossyTypeChange, DropConstraint}
 
 // ParseDestructiveKinds parses a comma-separated list such as "drop_table,drop_column" ("all" allows every kind).
 func ParseDestructiveKinds(s string) ([]DestructiveKind, error) {
@@ -143,7 +146,7 @@ func ParseDestructiveKinds(s string) ([]DestructiveKind, error) {
 		}
 		k := DestructiveKind(p)
 		switch k {
-		case DropTable, DropColumn, LossyTypeChange:
+		case DropTable, DropColumn, LossyTypeChange, DropConstraint:
 			out = append(out, k)
 		default:
 			return nil, &UnknownKindError{Kind: p}
@@ -156,7 +159,7 @@ func ParseDestructiveKinds(s string) ([]DestructiveKind, error) {
 type UnknownKindError struct{ Kind string }
 
 func (e *UnknownKindError) Error() string {
-	return "unknown destructive change kind " + quoteName(e.Kind) + " (want drop_table, drop_column, lossy_type_change or all)"
+	return "unknown destructive change kind " + quoteName(e.Kind) + " (want drop_table, drop_column, lossy_type_change, drop_constraint or all)"
 }
 
 // DestructiveChange is one change of a plan that can lose data.

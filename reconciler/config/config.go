@@ -37,7 +37,7 @@ const (
 )
 
 // DestructiveKinds are the engine's destructive change kinds an allowance may name.
-var DestructiveKinds = []string{"drop_table", "drop_column", "lossy_type_change"}
+var DestructiveKinds = []string{"drop_table", "drop_column", "lossy_type_change", "drop_constraint"}
 
 // Selector picks tenants by labels (all must match), plan and region. An empty selector matches every tenant.
 type Selector struct {
