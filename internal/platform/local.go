@@ -41,8 +41,9 @@ const sqlitePageSize = 4096
 // overwritten); two processes configuring the same database at the same moment may lose one
 // of the two updates (the last rename wins).
 type Local struct {
-	dir string
-	mu  sync.Mutex // serialises sidecar read-modify-write within this process
+	dir       string
+	mu        sync.Mutex    // serialises sidecar read-modify-write within this process
+	retention time.Duration // restore-point snapshots (local_seed.go); zero means the default
 }
 
 // NewLocal returns the local backend rooted at dataDir, creating dataDir/databases.
@@ -90,12 +91,23 @@ func (l *Local) CreateDatabase(ctx context.Context, opts CreateOptions) (*Databa
 	if opts.SizeLimitBytes < 0 {
 		return nil, fmt.Errorf("create database %s: negative size limit %d", opts.Name, opts.SizeLimitBytes)
 	}
+	if err := opts.Seed.Validate(); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", opts.Name, err)
+	}
 	group := opts.Group
 	if group == "" {
 		group = DefaultGroup
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var seedFrom string
+	if opts.Seed != nil {
+		if _, err := os.Stat(l.Path(opts.Name)); err == nil {
+			// Exists: reported below like any existing database, without copying over it.
+		} else if seedFrom, err = l.seedSource(opts.Seed); err != nil {
+			return nil, fmt.Errorf("create database %s: %w", opts.Name, err)
+		}
+	}
 	f, err := os.OpenFile(l.Path(opts.Name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		// A creator that died between the file and the sidecar left no sidecar; write it now so
@@ -117,6 +129,11 @@ func (l *Local) CreateDatabase(ctx context.Context, opts CreateOptions) (*Databa
 	// An empty file is a valid, empty SQLite database; the first open sets WAL.
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("create database %s: %w", opts.Name, err)
+	}
+	if seedFrom != "" {
+		if err := copyDatabase(ctx, seedFrom, l.Path(opts.Name)); err != nil {
+			return nil, fmt.Errorf("create database %s: seed from %s: %w", opts.Name, opts.Seed.Database, err)
+		}
 	}
 	if err := l.createMeta(opts.Name, newLocalMeta(group, opts.SizeLimitBytes)); err != nil {
 		_ = os.Remove(l.Path(opts.Name)) // nothing half-created
