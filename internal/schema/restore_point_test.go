@@ -19,7 +19,10 @@ func TestRestorePointOnlyForDestructiveDeployments(t *testing.T) {
 
 	add := mustPlan(t, db, owner, obj("a", fld("keep", bundle.TypeText), fld("gone", bundle.TypeText), fld("more", bundle.TypeText)))
 	called := 0
-	hook := func(context.Context) (time.Time, error) { called++; return time.Date(2026, 12, 1, 8, 0, 0, 5, time.UTC), nil }
+	hook := func(context.Context) (time.Time, error) {
+		called++
+		return time.Date(2026, 12, 1, 8, 0, 0, 5, time.UTC), nil
+	}
 	res, err := Apply(ctx, db, add, ApplyOptions{RestorePoint: hook})
 	if err != nil {
 		t.Fatal(err)
