@@ -54,20 +54,21 @@ type onDestroyModel struct {
 }
 
 type tenantModel struct {
-	ID           types.String    `tfsdk:"id"`
-	OrgID        types.String    `tfsdk:"org_id"`
-	DisplayName  types.String    `tfsdk:"display_name"`
-	Plan         types.String    `tfsdk:"plan"`
-	Region       types.String    `tfsdk:"region"`
-	Labels       types.Map       `tfsdk:"labels"`
-	Quotas       *quotasModel    `tfsdk:"quotas"`
-	Suspended    types.Bool      `tfsdk:"suspended"`
-	OnDestroy    *onDestroyModel `tfsdk:"on_destroy"`
-	Status       types.String    `tfsdk:"status"`
-	DatabaseName types.String    `tfsdk:"database_name"`
-	DatabaseURL  types.String    `tfsdk:"database_url"`
-	Steps        types.List      `tfsdk:"steps"`
-	CreatedAt    types.String    `tfsdk:"created_at"`
+	ID           types.String     `tfsdk:"id"`
+	OrgID        types.String     `tfsdk:"org_id"`
+	DisplayName  types.String     `tfsdk:"display_name"`
+	Plan         types.String     `tfsdk:"plan"`
+	Region       types.String     `tfsdk:"region"`
+	Labels       types.Map        `tfsdk:"labels"`
+	Quotas       *quotasModel     `tfsdk:"quotas"`
+	Suspended    types.Bool       `tfsdk:"suspended"`
+	OnDestroy    *onDestroyModel  `tfsdk:"on_destroy"`
+	Status       types.String     `tfsdk:"status"`
+	DatabaseName types.String     `tfsdk:"database_name"`
+	DatabaseURL  types.String     `tfsdk:"database_url"`
+	Steps        types.List       `tfsdk:"steps"`
+	CreatedAt    types.String     `tfsdk:"created_at"`
+	Seed         *tenantSeedModel `tfsdk:"seed"`
 }
 
 var stepType = types.ObjectType{AttrTypes: map[string]attr.Type{
@@ -221,6 +222,7 @@ func (r *tenantResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				}},
 			},
 		},
+		Blocks: map[string]schema.Block{"seed": tenantSeedBlock()},
 	}
 }
 
@@ -335,6 +337,7 @@ func (r *tenantResource) Create(ctx context.Context, req resource.CreateRequest,
 		ID: id, OrgID: m.OrgID.ValueString(), DisplayName: m.DisplayName.ValueString(),
 		Plan: m.Plan.ValueString(), Region: m.Region.ValueString(),
 		Labels: labelsFromModel(ctx, m.Labels, &resp.Diagnostics), Quotas: quotasFromModel(m.Quotas),
+		SeedDatabase: m.Seed.seedDatabase(),
 	}
 	if m.DisplayName.IsUnknown() || m.DisplayName.IsNull() {
 		rq.DisplayName = id

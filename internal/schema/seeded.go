@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
@@ -29,4 +31,25 @@ func (b *Batch) AddVerified(p *Plan, opts ApplyOptions) (string, error) {
 		b.add(step{kind: stepRecord, plan: pi}, database.Stmt{SQL: s.SQL, Args: s.Args})
 	}
 	return depID, nil
+}
+
+// RecordVerified records, in one batch, the deployment of an up-to-date plan (see AddVerified) made
+// from a State read (ReadState, PlanOwner). The batch re-checks that the database did not move.
+func RecordVerified(ctx context.Context, db *sql.DB, p *Plan, opts ApplyOptions) (*DeployExecutionResult, error) {
+	if p.state == nil {
+		return nil, fmt.Errorf("record %s: the plan was not made from a State", p.Owner)
+	}
+	holder := opts.Holder
+	if holder == "" {
+		holder = newID("apply-")
+	}
+	b := NewBatch(p.state, holder)
+	if _, err := b.AddVerified(p, opts); err != nil {
+		return nil, err
+	}
+	out, err := b.Commit(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", p.Owner, err)
+	}
+	return out.Deployments[0], nil
 }
