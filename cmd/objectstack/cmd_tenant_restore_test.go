@@ -105,4 +105,3 @@ func TestTenantTemplateAndRestoreCLI(t *testing.T) {
 		})
 	}
 }
-
