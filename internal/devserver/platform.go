@@ -320,14 +320,7 @@ func (s *Server) createFile(ctx context.Context, e *dbEntry, src string) error {
 		return err
 	}
 	if src != "" {
-		c, err := openSQLite(src, int(s.opts.BusyTimeout/time.Millisecond))
-		if err != nil {
-			return err
-		}
-		err = c.execScript(ctx, "VACUUM INTO '"+strings.ReplaceAll(e.path, "'", "''")+"'")
-		c.close()
-		if err != nil {
-			_ = removeDatabaseFiles(e.path)
+		if err := s.copyDatabase(ctx, src, e.path); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -159,6 +160,12 @@ func copyDatabase(ctx context.Context, src, dst string) error {
 	} else if err := f.Close(); err != nil {
 		return err
 	}
+	if ok, err := copyQuiescent(src, dst); err != nil {
+		removeDatabaseFiles(dst)
+		return err
+	} else if ok {
+		return nil
+	}
 	db, err := database.Open(src, "")
 	if err != nil {
 		removeDatabaseFiles(dst)
@@ -176,4 +183,62 @@ func removeDatabaseFiles(p string) {
 	for _, f := range []string{p + "-wal", p + "-shm", p + "-journal", p} {
 		_ = os.Remove(f)
 	}
+}
+
+// copyQuiescent copies the database file byte for byte when that is a consistent copy: the source
+// has no write-ahead log content (a template or snapshot nobody writes: every write in WAL mode goes
+// to the -wal file first) and neither the file nor the log changed while it was copied. ok is false
+// when that could not be established; the caller then copies with VACUUM INTO. A byte copy of a
+// 50-table template takes a fraction of the VACUUM INTO, which rebuilds every table and index.
+func copyQuiescent(src, dst string) (ok bool, err error) {
+	before, ok := quiescentStamp(src)
+	if !ok {
+		return false, nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return false, nil
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return false, err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return false, err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return false, err
+	}
+	if err := out.Close(); err != nil {
+		return false, err
+	}
+	after, ok := quiescentStamp(src)
+	if !ok || after != before {
+		// Written while copied: the copy may be torn; start over empty for VACUUM INTO.
+		if err := os.Truncate(dst, 0); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// quiescentStamp is the source file's size and modification time, when its -wal holds nothing.
+func quiescentStamp(src string) (string, bool) {
+	if fi, err := os.Stat(src + "-wal"); err == nil && fi.Size() > 0 {
+		return "", false
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", false
+	}
+	if _, err := os.Stat(src + "-journal"); err == nil {
+		return "", false // a rollback-journal transaction is in progress
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return "", false
+	}
+	return fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano()), true
 }

@@ -54,6 +54,11 @@ ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, claimed_at = excl
 func (p *pipeline) initSeeded(ctx context.Context, db *sql.DB) (done bool, err error) {
 	tmpl := p.req.SeedDatabase
 	bd := p.req.Bundle
+	if bd != nil {
+		if done, err := p.initFromVerifiedTemplate(ctx, db); err != nil || done {
+			return done, err
+		}
+	}
 	var owners []schema.Owner
 	if bd != nil {
 		owners = []schema.Owner{schema.BundleOwner(bd.Manifest.Name)}
@@ -150,4 +155,81 @@ func (s *Service) CreateTemplate(ctx context.Context, name string, b *bundle.Bun
 		return fail(err)
 	}
 	return d, nil
+}
+
+// verifiedTemplate is a template read once and found to hold a bundle exactly (its plan is empty).
+// Templates are immutable, so every copy of one is verified by the batch that claims it: the
+// batch's guards compare the copy's schema_version and registry digest with the template's State,
+// and a copy that differs makes the batch stale (then the copy is read and planned in full).
+type verifiedTemplate struct {
+	st   *schema.State
+	plan *schema.Plan
+}
+
+func templateKey(tmpl string, b *bundle.Bundle) string {
+	return tmpl + "\x00" + b.Manifest.Name + "\x00" + b.Manifest.Version
+}
+
+// verified reads template tmpl and plans b on it once per service; nil (no error) when the template
+// does not hold b exactly.
+func (s *Service) verified(ctx context.Context, tmpl string, b *bundle.Bundle) (*verifiedTemplate, error) {
+	key := templateKey(tmpl, b)
+	if v, ok := s.templates.Load(key); ok {
+		return v.(*verifiedTemplate), nil
+	}
+	d, err := s.plat.GetDatabase(ctx, tmpl)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := s.plat.CreateToken(ctx, tmpl, platform.TokenOptions{Scope: platform.ScopeReadOnly, Expiration: "1d"})
+	if err != nil {
+		return nil, err
+	}
+	db, err := platform.Open(s.plat, d, tok)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	owner := schema.BundleOwner(b.Manifest.Name)
+	st, err := schema.ReadState(ctx, db, schema.ReadOptions{Owners: []schema.Owner{owner}})
+	if err != nil {
+		return nil, err
+	}
+	plan, err := st.Plan(owner, b.Objects)
+	if err != nil {
+		return nil, err
+	}
+	var v *verifiedTemplate
+	if plan.UpToDate {
+		v = &verifiedTemplate{st: st, plan: plan}
+	}
+	s.templates.Store(key, v)
+	return v, nil
+}
+
+// initFromVerifiedTemplate claims a copy of a verified template in ONE request: the ownership marker
+// and the verified deployment's record, behind the guards that the copy is the template. done is
+// false when the template does not hold the bundle or the copy is not the template.
+func (p *pipeline) initFromVerifiedTemplate(ctx context.Context, db *sql.DB) (bool, error) {
+	bd, tmpl := p.req.Bundle, p.req.SeedDatabase
+	v, err := p.s.verified(ctx, tmpl, bd)
+	if err != nil || v == nil {
+		if err != nil {
+			p.s.log.Debug("template not verified up front; reading the copy", "template", tmpl, "error", err)
+		}
+		return false, nil
+	}
+	b := schema.NewBatch(v.st, "tenant-provision")
+	b.Add("write ownership marker", claimStatements(p.r.ID)...)
+	if _, err := b.AddVerified(v.plan, schema.ApplyOptions{Version: bd.Manifest.Version, Source: "tenant-provision:seed:" + tmpl}); err != nil {
+		return false, nil
+	}
+	if _, err := b.Commit(ctx, db); err != nil {
+		if errors.Is(err, schema.ErrStalePlan) {
+			return false, nil
+		}
+		return false, fmt.Errorf("claim copy of template %s: %w", tmpl, err)
+	}
+	p.synced, p.seeded = true, 0
+	return true, nil
 }
