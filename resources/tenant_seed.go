@@ -33,7 +33,7 @@ func (m *tenantSeedModel) seedDatabase() string {
 func tenantSeedBlock() schema.Block {
 	return schema.SingleNestedBlock{
 		MarkdownDescription: "Provision the tenant as a copy of a template database instead of creating it empty " +
-			"(Turso's seed type `database`; a `VACUUM INTO` copy with the `local` backend). A template holds a " +
+			"(Turso's seed type `database`; a file copy with the `local` backend and `objectstack dev`). A template holds a " +
 			"bundle's schema and seed data already — create one with `objectstack tenant create-template <name> " +
 			"--bundle <dir>` — so provisioning copies instead of running DDL; the `objectstack_deploy_bundle` of " +
 			"the same bundle then finds nothing to change (its plan is empty) and records the deployment. Only " +
