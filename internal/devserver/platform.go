@@ -415,6 +415,7 @@ func (s *Server) deleteDatabase(w http.ResponseWriter, r *http.Request) {
 	}
 	e.closeIdle()
 	err := removeDatabaseFiles(e.path)
+	s.dropHistory(e.name)
 	e.use.Unlock()
 	if err != nil {
 		s.log.Warn("remove database files", "database", e.name, "err", err)

@@ -231,6 +231,14 @@ func (s *Server) pointInTime(src *dbEntry, t time.Time) (path, msg string) {
 	return "", outside
 }
 
+// dropHistory deletes a deleted database's snapshots: deleting a database deletes its data, history
+// included (a tenant destroyed for privacy must not linger in snapshots for the retention).
+func (s *Server) dropHistory(name string) {
+	if err := os.RemoveAll(s.snapshotDir(name)); err != nil {
+		s.log.Warn("remove snapshots", "database", name, "err", err)
+	}
+}
+
 // parseSeedTimestamp reads the seed's RFC 3339 timestamp.
 func parseSeedTimestamp(v string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)

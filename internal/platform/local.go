@@ -237,6 +237,10 @@ func (l *Local) DeleteDatabase(ctx context.Context, name string) error {
 	// The .db file goes last: while it exists the database still "exists", so a delete that
 	// fails half-way is retried rather than leaving a database without its sidecar state.
 	p := l.Path(name)
+	// Its restore-point snapshots go first: deleting a database deletes its history too.
+	if err := os.RemoveAll(l.SnapshotDir(name)); err != nil {
+		return fmt.Errorf("delete database %s: snapshots: %w", name, err)
+	}
 	for _, f := range []string{p + "-wal", p + "-shm", p + "-journal", l.metaPath(name), p} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete database %s: %w", name, err)

@@ -139,12 +139,9 @@ func (l *Local) pruneSnapshots(name string, now time.Time) {
 func (l *Local) seedSource(s *Seed) (string, error) {
 	if _, err := os.Stat(l.Path(s.Database)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			if s.Timestamp == nil {
-				return "", fmt.Errorf("seed database %s: %w", s.Database, ErrNotFound)
-			}
-		} else {
-			return "", fmt.Errorf("seed database %s: %w", s.Database, err)
+			return "", fmt.Errorf("seed database %s: %w", s.Database, ErrNotFound)
 		}
+		return "", fmt.Errorf("seed database %s: %w", s.Database, err)
 	}
 	if s.Timestamp == nil {
 		return l.Path(s.Database), nil

@@ -140,6 +140,17 @@ func restoreToPoint(ctx context.Context, t *testing.T, p platform.Platform) {
 	if _, err := p.GetDatabase(ctx, "contract-pitr-too-old"); !errors.Is(err, platform.ErrNotFound) {
 		t.Fatalf("a refused restore left a database behind: %v", err)
 	}
+
+	// Deleting the database deletes its history: nothing can be restored from it any more.
+	h.Close()
+	if err := p.DeleteDatabase(ctx, src.Name); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.CreateDatabase(ctx, platform.CreateOptions{Name: "contract-pitr-after-delete",
+		Seed: &platform.Seed{Type: platform.SeedTypeDatabase, Database: src.Name, Timestamp: &at}})
+	if err == nil {
+		t.Fatal("restored from a deleted database's history")
+	}
 }
 
 func contains(s, sub string) bool {
