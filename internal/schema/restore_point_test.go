@@ -114,3 +114,31 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestRestorePointOnCompactedState: a State compacted for a fleet rollout still knows the registry
+// has the restore_point column, so a destructive batch does not try to add it again.
+func TestRestorePointOnCompactedState(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openDB(t, "d.db")
+	owner := BundleOwner("crm")
+	mustApply(t, db, owner, nil, obj("a", fld("keep", bundle.TypeText), fld("gone", bundle.TypeText)))
+	st, err := ReadState(ctx, db, ReadOptions{Owners: []Owner{owner}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.Plan(owner, []bundle.Object{obj("a", fld("keep", bundle.TypeText))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatch(st.Compact(), "rollout")
+	if _, err := b.AddPlan(p, ApplyOptions{Allow: []DestructiveKind{DropColumn}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Commit(ctx, db)
+	if err != nil {
+		t.Fatalf("destructive batch on a compacted state: %v", err)
+	}
+	if res.Deployments[0].RestorePoint == "" {
+		t.Fatal("no restore point recorded")
+	}
+}
