@@ -18,6 +18,7 @@ import (
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/apps"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
 	engine "github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 	"github.com/objectstack-ai/terraform-provider-objectstack/provider"
 )
 
@@ -41,6 +42,7 @@ type deployBundleModel struct {
 	Name             types.String `tfsdk:"name"`
 	Version          types.String `tfsdk:"version"`
 	Objects          types.List   `tfsdk:"objects"`
+	RestorePoint     types.String `tfsdk:"restore_point"`
 	migrationModel
 }
 
@@ -81,6 +83,7 @@ func (r *deployBundleResource) Schema(_ context.Context, _ resource.SchemaReques
 		Computed:            true,
 		ElementType:         types.StringType,
 	}
+	attrs["restore_point"] = restorePointAttribute()
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Deploys a metadata bundle (typed objects and fields) to one tenant database.\n\n" +
 			"At plan time the provider loads the bundle, introspects the tenant database and computes the migration: " +
@@ -109,6 +112,7 @@ func (r *deployBundleResource) Configure(_ context.Context, req resource.Configu
 }
 
 type bundlePlan struct {
+	t    *tenant.Tenant // the tenant the plan was made for; nil when the plan came from the cache
 	b    *bundle.Bundle
 	db   *sql.DB // nil when the plan came from the cache
 	plan *engine.Plan
@@ -146,7 +150,7 @@ func (r *deployBundleResource) planBundle(ctx context.Context, m *deployBundleMo
 	var p *engine.Plan
 	if cached {
 		if p, ok := r.client.Plans.Get(tenantID, owner, key); ok {
-			return &bundlePlan{b: b, db: db, plan: p}, true
+			return &bundlePlan{t: t, b: b, db: db, plan: p}, true
 		}
 		if st, ok := r.client.Plans.State(tenantID, owner); ok {
 			p, err = st.Plan(owner, b.Objects)
@@ -197,7 +201,7 @@ func (r *deployBundleResource) planBundle(ctx context.Context, m *deployBundleMo
 	if !preflightPlan(ctx, db, p, fmt.Sprintf("tenant %s, bundle %s", tenantID, b.Manifest.Name), diags) {
 		return nil, false
 	}
-	return &bundlePlan{b: b, db: db, plan: p}, true
+	return &bundlePlan{t: t, b: b, db: db, plan: p}, true
 }
 
 // ModifyPlan computes the migration against the live tenant database, so the DDL is part of the plan.
@@ -254,6 +258,11 @@ func (r *deployBundleResource) ModifyPlan(ctx context.Context, req resource.Modi
 		plan.fromPlan(bp.plan)
 		plan.DeploymentID = types.StringUnknown()
 	}
+	// The restore point belongs to the deployment: a new deployment gets its own (or none).
+	plan.RestorePoint = types.StringUnknown()
+	if state != nil && !plan.DeploymentID.IsUnknown() {
+		plan.RestorePoint = state.RestorePoint
+	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -294,9 +303,20 @@ func (r *deployBundleResource) applyOnce(ctx context.Context, m *deployBundleMod
 		prior.Checksum.ValueString() == bp.plan.Checksum
 	if noop {
 		m.migrationModel = prior.migrationModel
+		m.RestorePoint = prior.RestorePoint
 		return false
 	}
-	res, err := engine.Apply(ctx, bp.db, bp.plan, engine.ApplyOptions{Allow: allow, Version: bp.b.Manifest.Version, Source: "terraform"})
+	opts := engine.ApplyOptions{Allow: allow, Version: bp.b.Manifest.Version, Source: "terraform",
+		RestorePoint: r.restorePointHook(bp.t, tenantID)}
+	var res *engine.DeployExecutionResult
+	var err error
+	if prior == nil && bp.plan.UpToDate && !bp.plan.Diff.HasBreakingChanges {
+		// A new resource whose bundle the database already holds (a tenant seeded from a template): the empty
+		// plan verified it; record the deployment so the tenant's log and deployment_id show it.
+		res, err = engine.RecordVerified(ctx, bp.db, bp.plan, engine.ApplyOptions{Version: bp.b.Manifest.Version, Source: "terraform:verified"})
+	} else {
+		res, err = engine.Apply(ctx, bp.db, bp.plan, opts)
+	}
 	if errors.Is(err, engine.ErrStalePlan) && retry {
 		return true
 	}
@@ -310,6 +330,7 @@ func (r *deployBundleResource) applyOnce(ctx context.Context, m *deployBundleMod
 	m.Checksum = types.StringValue(bp.plan.Checksum)
 	m.Drift = types.BoolValue(false)
 	m.DeploymentID = types.StringValue(res.DeploymentID)
+	m.RestorePoint = types.StringValue(res.RestorePoint)
 	return false
 }
 
@@ -406,6 +427,9 @@ func (r *deployBundleResource) Read(ctx context.Context, req resource.ReadReques
 	}
 	if m.PurgeOnDestroy.IsNull() {
 		m.PurgeOnDestroy = types.BoolValue(false)
+	}
+	if m.RestorePoint.IsNull() || m.RestorePoint.IsUnknown() {
+		m.RestorePoint = types.StringValue("") // imported: the last apply's restore point is not known
 	}
 	m.settle()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)

@@ -75,6 +75,9 @@ type tenantModel struct {
 	BlockWrites      types.Bool   `tfsdk:"block_writes"`
 	SizeLimit        types.Int64  `tfsdk:"size_limit"`
 	Group            types.String `tfsdk:"group"`
+
+	// Template the database is copied from at create time (tenant_seed.go).
+	Seed *tenantSeedModel `tfsdk:"seed"`
 }
 
 var stepType = types.ObjectType{AttrTypes: map[string]attr.Type{
@@ -228,6 +231,7 @@ func (r *tenantResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				}},
 			},
 		}),
+		Blocks: map[string]schema.Block{"seed": tenantSeedBlock()},
 	}
 }
 
@@ -345,6 +349,7 @@ func (r *tenantResource) Create(ctx context.Context, req resource.CreateRequest,
 		ID: id, OrgID: m.OrgID.ValueString(), DisplayName: m.DisplayName.ValueString(),
 		Plan: m.Plan.ValueString(), Region: m.Region.ValueString(),
 		Labels: labelsFromModel(ctx, m.Labels, &resp.Diagnostics), Quotas: quotasFromModel(m.Quotas),
+		SeedDatabase: m.Seed.seedDatabase(),
 	}
 	if m.DisplayName.IsUnknown() || m.DisplayName.IsNull() {
 		rq.DisplayName = id

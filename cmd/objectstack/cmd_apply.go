@@ -110,7 +110,8 @@ func newApplyCmd() *cobra.Command {
 			}
 			return func(holder string) error {
 				res, err := retryIfHolderDead(ctx, db, cmd.ErrOrStderr(), func() (*schema.DeployExecutionResult, error) {
-					return schema.Apply(ctx, db, p, schema.ApplyOptions{Allow: kinds, Version: b.Manifest.Version, Source: "cli", Holder: holder})
+					return schema.Apply(ctx, db, p, schema.ApplyOptions{Allow: kinds, Version: b.Manifest.Version, Source: "cli", Holder: holder,
+						RestorePoint: target.restorePoint})
 				})
 				if dbf.asJSON {
 					if res == nil {
@@ -135,6 +136,7 @@ func newApplyCmd() *cobra.Command {
 				printPlan(out, p, database.Redact(dbf.db))
 				fmt.Fprintf(out, "\nApplied deployment %s: %d statement(s) in %d ms; %s is now at %s (version %s).\n",
 					res.DeploymentID, res.StatementsExecuted, res.DurationMs, p.Owner, p.Checksum, b.Manifest.Version)
+				printRestorePoint(out, target.id, res)
 				return nil
 			}(cliHolder())
 		},

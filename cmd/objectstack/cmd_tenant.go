@@ -65,6 +65,7 @@ encrypted (key: DIR/secret.key or OBJECTSTACK_SECRET_KEY) and are never printed.
 		newTenantCreateCmd(f), newTenantGetCmd(f), newTenantListCmd(f), withRotationImpact(f, newTenantSuspendCmd(f)),
 		newTenantResumeCmd(f), newTenantDestroyCmd(f), newTenantUpdateCmd(f), newTenantPurgeCmd(f),
 		newTenantConfigureCmd(f),
+		newTenantRestoreCmd(f), newTenantCreateTemplateCmd(f),
 	)
 	return cmd
 }
@@ -204,6 +205,7 @@ func refused(err error) error {
 func newTenantCreateCmd(f *tenantFlags) *cobra.Command {
 	var (
 		id, orgID, plan, region, display, email, bundleDir string
+		seedDB                                             string
 		labels, quotas                                     []string
 	)
 	cmd := &cobra.Command{
@@ -224,7 +226,7 @@ func newTenantCreateCmd(f *tenantFlags) *cobra.Command {
 				return err
 			}
 			req := tenant.Request{ID: id, OrgID: orgID, DisplayName: display, Plan: plan, Region: region,
-				AdminEmail: email, Labels: lbl, Quotas: q}
+				AdminEmail: email, Labels: lbl, Quotas: q, SeedDatabase: seedDB}
 			if req.OrgID == "" {
 				req.OrgID = firstNonEmpty(f.org, os.Getenv("OBJECTSTACK_ORG"))
 			}
@@ -287,6 +289,7 @@ func newTenantCreateCmd(f *tenantFlags) *cobra.Command {
 	fl.StringSliceVar(&labels, "labels", nil, "labels k=v,k2=v2")
 	fl.StringSliceVar(&quotas, "quota", nil, "quotas key=N,... (maxUsers, maxStorageBytes, apiRateLimit, maxObjects, maxRecordsPerObject, maxDeploymentsPerDay)")
 	fl.StringVar(&bundleDir, "bundle", "", "bundle folder whose schema (and seed data) to sync into the new database")
+	fl.StringVar(&seedDB, "seed-database", "", "template database to copy instead of running the bundle's DDL (see create-template); verified against --bundle")
 	return cmd
 }
 

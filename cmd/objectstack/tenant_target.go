@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"database/sql"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +17,8 @@ import (
 type tenantTarget struct {
 	id string
 	tenantFlags
+	// restorePoint is set by open: the engine's RestorePoint hook for the tenant (a snapshot on the local backend).
+	restorePoint func(context.Context) (time.Time, error)
 }
 
 func (t *tenantTarget) register(c *cobra.Command) {
@@ -47,5 +51,6 @@ func (t *tenantTarget) open(cmd *cobra.Command) (*sql.DB, apps.Limits, func(), e
 		svc.Close()
 		return nil, apps.Limits{}, nil, err
 	}
+	t.restorePoint = svc.RestorePointFunc(tn)
 	return db, tn.Quotas.Limits(), func() { svc.Close() }, nil
 }

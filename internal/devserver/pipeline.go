@@ -360,7 +360,11 @@ func (s *Server) handlePipeline(w http.ResponseWriter, r *http.Request, name str
 	}
 
 	// st.mu is held from here on.
+	writes := s.beforePipeline(r.Context(), e, req)
 	body := s.runPipeline(r.Context(), st, req, acc, cfg)
+	if writes {
+		e.lastWrite.Store(time.Now().UnixNano())
+	}
 	req = nil // the decoded requests are not needed to write the response
 	st.seq++
 	st.lastUsed = time.Now()

@@ -248,14 +248,19 @@ func (s *Server) createDatabase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var seedFrom string
+	var seedAt *time.Time
 	if body.Seed != nil {
-		switch {
-		case body.Seed.Type != "database":
+		if body.Seed.Type != "database" {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("seed type %q is not supported by the development server (only \"database\")", body.Seed.Type))
 			return
-		case body.Seed.Timestamp != "":
-			writeError(w, http.StatusBadRequest, "point-in-time seeds (timestamp) are not supported by the development server")
-			return
+		}
+		if body.Seed.Timestamp != "" {
+			t, err := parseSeedTimestamp(body.Seed.Timestamp)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			seedAt = &t
 		}
 		seedFrom = body.Seed.Name
 		if seedFrom == "" {
@@ -273,16 +278,25 @@ func (s *Server) createDatabase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, fmt.Sprintf("database with name %s already exists", body.Name))
 		return
 	}
-	var src *dbEntry
+	var srcPath string
 	if seedFrom != "" {
-		if src = s.dbs[seedFrom]; src == nil || src.org != org {
+		src := s.dbs[seedFrom]
+		if src == nil || src.org != org {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("could not find database with name %s: record not found", seedFrom))
 			return
+		}
+		srcPath = src.path
+		if seedAt != nil {
+			var msg string
+			if srcPath, msg = s.pointInTime(src, *seedAt); srcPath == "" {
+				writeError(w, http.StatusBadRequest, msg)
+				return
+			}
 		}
 	}
 	e := &dbEntry{name: body.Name, org: org, dbID: newUUID(), group: body.Group, createdAt: time.Now().UTC(),
 		path: databasePath(s.opts.DataDir, body.Name), cfg: dbConfig{SizeLimit: limit}}
-	if err := s.createFile(r.Context(), e, src); err != nil {
+	if err := s.createFile(r.Context(), e, srcPath); err != nil {
 		s.log.Error("create database file", "database", e.name, "err", err)
 		writeError(w, http.StatusInternalServerError, "create database "+e.name+": "+err.Error())
 		return
@@ -299,22 +313,16 @@ func (s *Server) createDatabase(w http.ResponseWriter, r *http.Request) {
 	}})
 }
 
-// createFile creates e's SQLite file in WAL mode, copying src (VACUUM INTO) when seeding.
-func (s *Server) createFile(ctx context.Context, e *dbEntry, src *dbEntry) error {
+// createFile creates e's SQLite file in WAL mode, copying the database file at src (VACUUM INTO)
+// when seeding: another database, or a point-in-time snapshot of one (seed.go).
+func (s *Server) createFile(ctx context.Context, e *dbEntry, src string) error {
 	// A file left behind by an interrupted create or delete is not a database we know about.
 	if err := removeDatabaseFiles(e.path); err != nil {
 		return err
 	}
-	if src != nil {
-		c, err := openSQLite(src.path, int(s.opts.BusyTimeout/time.Millisecond))
-		if err != nil {
-			return err
-		}
-		err = c.execScript(ctx, "VACUUM INTO '"+strings.ReplaceAll(e.path, "'", "''")+"'")
-		c.close()
-		if err != nil {
-			_ = removeDatabaseFiles(e.path)
-			return fmt.Errorf("seed from %s: %w", src.name, err)
+	if src != "" {
+		if err := s.copyDatabase(ctx, src, e.path); err != nil {
+			return fmt.Errorf("seed: %w", err)
 		}
 	}
 	c, err := openSQLite(e.path, int(s.opts.BusyTimeout/time.Millisecond))
@@ -408,6 +416,7 @@ func (s *Server) deleteDatabase(w http.ResponseWriter, r *http.Request) {
 	}
 	e.closeIdle()
 	err := removeDatabaseFiles(e.path)
+	s.dropHistory(e.name)
 	e.use.Unlock()
 	if err != nil {
 		s.log.Warn("remove database files", "database", e.name, "err", err)

@@ -96,6 +96,9 @@ type Options struct {
 	// MaxConcurrentPipelines caps the pipelines over 256 KiB read or run at once; more wait.
 	// Smaller ones never wait. Default 1. See limits.go for the memory bound these give.
 	MaxConcurrentPipelines int
+	// SnapshotRetention is how long the point-in-time snapshots taken before destructive statements
+	// are kept (seed.go). Default DefaultSnapshotRetention (7 days).
+	SnapshotRetention time.Duration
 }
 
 // Server is the development server. Create it with New, serve Handler, Close it when done.
@@ -123,6 +126,8 @@ type Server struct {
 
 	limOnce sync.Once
 	lim     *limiter // pipeline limits, see limits.go
+
+	started time.Time // when New ran: the last-write bound of databases not written since (seed.go)
 }
 
 // New opens (or creates) the server's data folder and registry.
@@ -183,7 +188,7 @@ func New(opts Options) (*Server, error) {
 		reg.close()
 		return nil, err
 	}
-	s := &Server{
+	s := &Server{started: time.Now(),
 		gstate: gstate,
 		opts:   opts, log: opts.Logger, reg: reg, tokens: newTokenIssuer(seed),
 		batonKey: make([]byte, 32),

@@ -70,6 +70,9 @@ type dbEntry struct {
 	open   int        // open streams, guarded by Server.streamsMu
 
 	rowsRead, rowsWritten atomic.Int64
+	// lastWrite is when a pipeline that may write last finished (unix ns; 0: not since the server
+	// started): the start of the span a destructive-change snapshot stands for (seed.go).
+	lastWrite atomic.Int64
 }
 
 type idleConn struct {

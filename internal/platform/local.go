@@ -41,8 +41,9 @@ const sqlitePageSize = 4096
 // overwritten); two processes configuring the same database at the same moment may lose one
 // of the two updates (the last rename wins).
 type Local struct {
-	dir string
-	mu  sync.Mutex // serialises sidecar read-modify-write within this process
+	dir       string
+	mu        sync.Mutex    // serialises sidecar read-modify-write within this process
+	retention time.Duration // restore-point snapshots (local_seed.go); zero means the default
 }
 
 // NewLocal returns the local backend rooted at dataDir, creating dataDir/databases.
@@ -92,6 +93,9 @@ func (l *Local) CreateDatabase(ctx context.Context, opts CreateOptions) (*Databa
 	if opts.SizeLimitBytes < 0 {
 		return nil, fmt.Errorf("create database %s: negative size limit %d", opts.Name, opts.SizeLimitBytes)
 	}
+	if err := opts.Seed.Validate(); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", opts.Name, err)
+	}
 	group := opts.Group
 	if group == "" {
 		group = DefaultGroup
@@ -101,6 +105,14 @@ func (l *Local) CreateDatabase(ctx context.Context, opts CreateOptions) (*Databa
 	// As on Turso, a database goes only into a group that exists (the default one always does).
 	if _, err := l.readGroup(group); err != nil {
 		return nil, fmt.Errorf("create database %s in group %s: %w", opts.Name, group, err)
+	}
+	var seedFrom string
+	if opts.Seed != nil {
+		if _, err := os.Stat(l.Path(opts.Name)); err == nil {
+			// Exists: reported below like any existing database, without copying over it.
+		} else if seedFrom, err = l.seedSource(opts.Seed); err != nil {
+			return nil, fmt.Errorf("create database %s: %w", opts.Name, err)
+		}
 	}
 	f, err := os.OpenFile(l.Path(opts.Name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
@@ -123,6 +135,11 @@ func (l *Local) CreateDatabase(ctx context.Context, opts CreateOptions) (*Databa
 	// An empty file is a valid, empty SQLite database; the first open sets WAL.
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("create database %s: %w", opts.Name, err)
+	}
+	if seedFrom != "" {
+		if err := copyDatabase(ctx, seedFrom, l.Path(opts.Name)); err != nil {
+			return nil, fmt.Errorf("create database %s: seed from %s: %w", opts.Name, opts.Seed.Database, err)
+		}
 	}
 	if err := l.createMeta(opts.Name, newLocalMeta(group, opts.SizeLimitBytes)); err != nil {
 		_ = os.Remove(l.Path(opts.Name)) // nothing half-created
@@ -236,6 +253,10 @@ func (l *Local) DeleteDatabase(ctx context.Context, name string) error {
 	// The .db file goes last: while it exists the database still "exists", so a delete that
 	// fails half-way is retried rather than leaving a database without its sidecar state.
 	p := l.Path(name)
+	// Its restore-point snapshots go first: deleting a database deletes its history too.
+	if err := os.RemoveAll(l.SnapshotDir(name)); err != nil {
+		return fmt.Errorf("delete database %s: snapshots: %w", name, err)
+	}
 	for _, f := range []string{p + "-wal", p + "-shm", p + "-journal", l.metaPath(name), p} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete database %s: %w", name, err)

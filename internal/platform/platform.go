@@ -82,6 +82,8 @@ type CreateOptions struct {
 	Group string
 	// SizeLimitBytes, when positive, is sent as Turso's size_limit (local: recorded like Configure).
 	SizeLimitBytes int64
+	// Seed, when set, creates the database as a copy of another one (see Seed); nil means empty.
+	Seed *Seed
 }
 
 // TokenOptions asks for a database token.

@@ -300,6 +300,8 @@ func (e *APIError) Is(target error) bool {
 		case http.StatusBadRequest, http.StatusUnprocessableEntity:
 			return strings.Contains(text, "already exists")
 		}
+	case ErrNoRestorePoint:
+		return isNoRestorePoint(e.Status, text)
 	case ErrNotFound:
 		// "organization not found" is not a missing database: counting it as one would make
 		// DeleteDatabase report success and the tenant be archived with its database orphaned.
@@ -466,7 +468,13 @@ func (t *Turso) CreateDatabase(ctx context.Context, opts CreateOptions) (*Databa
 	if group == "" {
 		group = t.group
 	}
+	if err := opts.Seed.Validate(); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", opts.Name, err)
+	}
 	body := map[string]any{"name": opts.Name, "group": group}
+	if opts.Seed != nil {
+		body["seed"] = seedBody(opts.Seed)
+	}
 	if opts.SizeLimitBytes > 0 {
 		body["size_limit"] = strconv.FormatInt(opts.SizeLimitBytes, 10)
 	}

@@ -25,6 +25,11 @@ type ApplyOptions struct {
 	// rolls everything back. It must use tx only: a local database has a single connection, which the
 	// transaction holds, so touching db from InTx would wait forever.
 	InTx func(ctx context.Context, tx *sql.Tx) error
+	// RestorePoint is called right before the transaction of a plan with a destructive change, and
+	// returns the time the database can be restored to (the local backend snapshots the file here,
+	// see platform.RestorePoint). Nil records the current time, which is all Turso and objectstack
+	// dev need: they keep the history themselves. The time is recorded in the deployment row.
+	RestorePoint func(ctx context.Context) (time.Time, error)
 }
 
 // ErrStalePlan is returned (wrapped) when the database changed between planning and applying.

@@ -33,6 +33,7 @@ type Batch struct {
 	// not: its failure is recorded in the control plane, and the tenant stays byte-for-byte as it was.
 	recordFailures bool
 	registry       bool // the registry tables' DDL is in the batch
+	restoreColumn  bool // the batch adds the deployments table's restore_point column (restore_point.go)
 }
 
 type stepKind int
@@ -65,6 +66,8 @@ type batchPlan struct {
 	fkRows   int // step index of the foreign-key rows query, -1 when none
 	start    time.Time
 	executed int
+	// restoreStmt indexes the statement recording the plan's restore point (-1: no destructive change).
+	restoreStmt int
 }
 
 // NewBatch starts the batch for a tenant whose State was read with ReadState. holder is the migration-lease
@@ -155,7 +158,7 @@ func (b *Batch) addPlan(p *Plan, opts ApplyOptions, rollbackOf string) (string, 
 			b.add(step{kind: stepRegistryDDL}, database.Stmt{SQL: s})
 		}
 	}
-	bp := &batchPlan{p: p, opts: opts, depID: newID("dep-"), fkRows: -1, start: time.Now()}
+	bp := &batchPlan{p: p, opts: opts, depID: newID("dep-"), fkRows: -1, start: time.Now(), restoreStmt: -1}
 	pi := len(b.plans)
 	b.plans = append(b.plans, bp)
 	if len(p.cascadeRisk) > 0 {
@@ -193,6 +196,7 @@ func (b *Batch) addPlan(p *Plan, opts ApplyOptions, rollbackOf string) (string, 
 	for _, s := range stmts {
 		b.add(step{kind: stepRecord, plan: pi}, s)
 	}
+	b.addRestorePoint(pi, bp)
 	return bp.depID, nil
 }
 
@@ -295,6 +299,9 @@ func (b *Batch) Commit(ctx context.Context, db *sql.DB) (*BatchResult, error) {
 	if b.Empty() {
 		return res, nil
 	}
+	if err := b.fillRestorePoints(ctx); err != nil {
+		return res, err
+	}
 	start := time.Now()
 	opts := database.WriteOptions{ForeignKeysOff: b.fkOff}
 	if testHookBeforeStatement != nil || b.observe != nil {
@@ -312,7 +319,7 @@ func (b *Batch) Commit(ctx context.Context, db *sql.DB) (*BatchResult, error) {
 	elapsed := time.Since(start).Milliseconds()
 	for _, bp := range b.plans {
 		r := &DeployExecutionResult{DeploymentID: bp.depID, Status: StatusReady, CompletedAt: now(), DurationMs: elapsed,
-			StatementsExecuted: len(bp.p.Migration.Statements)}
+			StatementsExecuted: len(bp.p.Migration.Statements), RestorePoint: b.restorePointOf(bp)}
 		res.Deployments = append(res.Deployments, r)
 	}
 	if err == nil {

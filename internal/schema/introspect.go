@@ -17,6 +17,9 @@ type dbSchema struct {
 	Views  []namedSQL
 	// HasRegistry is true when _objectstack_objects exists.
 	HasRegistry bool
+	// HasRestorePoint is true when _objectstack_deployments has its restore_point column (databases
+	// whose registry predates it gain it with their first destructive deployment; restore_point.go).
+	HasRestorePoint bool
 	// Fingerprint hashes every introspected row; Apply re-checks it inside its transaction.
 	Fingerprint string
 }
@@ -24,7 +27,8 @@ type dbSchema struct {
 // introspectQuery reads every table's columns, user indexes (with their columns and CREATE text),
 // foreign keys, and every trigger and view in ONE statement, through the pragma table-valued functions,
 // so the cost is one round trip whatever the number of tables (that matters over Hrana).
-// Row kinds: 0 column, 1 index column, 2 foreign key column, 3 trigger/view/index/table SQL, 4 registry marker.
+// Row kinds: 0 column, 1 index column, 2 foreign key column, 3 trigger/view/index/table SQL, 4 registry marker,
+// 5 restore-point column marker.
 // UNION ALL returns the branches in order and each branch in sqlite_schema order, which is stable for
 // an unchanged database, so the rows need no ORDER BY (sorting them cost more than the rest of a plan).
 const introspectQuery = `
@@ -47,7 +51,10 @@ SELECT 3, tbl_name, name, type, NULL, sql, 0, 0, 0
    AND tbl_name NOT LIKE '!_objectstack!_%' ESCAPE '!' AND tbl_name NOT LIKE 'sqlite!_%' ESCAPE '!'
 UNION ALL
 SELECT 4, name, NULL, NULL, NULL, NULL, 0, 0, 0
-  FROM sqlite_schema WHERE type = 'table' AND name = '_objectstack_objects'`
+  FROM sqlite_schema WHERE type = 'table' AND name = '_objectstack_objects'
+UNION ALL
+SELECT 5, name, NULL, NULL, NULL, NULL, 0, 0, 0
+  FROM pragma_table_info('_objectstack_deployments') WHERE name = 'restore_point'`
 
 type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -212,6 +219,8 @@ func introspectRows(all [][]any) (*dbSchema, error) {
 			}
 		case 4:
 			s.HasRegistry = true
+		case 5:
+			s.HasRestorePoint = true
 		}
 	}
 	for _, t := range s.Tables {

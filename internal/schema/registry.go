@@ -35,7 +35,8 @@ var registryDDL = []string{
   error TEXT,
   rolled_back_by TEXT,
   started_at TEXT NOT NULL,
-  completed_at TEXT
+  completed_at TEXT,
+  restore_point TEXT
 )`,
 	`CREATE INDEX IF NOT EXISTS _objectstack_deployments_owner ON _objectstack_deployments (owner, seq)`,
 	`CREATE TABLE IF NOT EXISTS _objectstack_lock (

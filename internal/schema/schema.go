@@ -109,6 +109,9 @@ type DeployExecutionResult struct {
 	Error              string `json:"error,omitempty"`
 	CompletedAt        string `json:"completedAt"`
 	FailedAtIndex      *int   `json:"failedAtIndex,omitempty"`
+	// RestorePoint is the time recorded just before the transaction of a deployment with a
+	// destructive change (RFC 3339, UTC); empty for other deployments.
+	RestorePoint string `json:"restorePoint,omitempty"`
 }
 
 // Deployment statuses (protocol DeployStatus values the engine records).
@@ -192,6 +195,8 @@ type Deployment struct {
 	CompletedAt  string               `json:"completedAt"`
 	Error        string               `json:"error,omitempty"`
 	RolledBackBy string               `json:"rolledBackBy,omitempty"`
+	// RestorePoint is set only by DeploymentRestorePoint (restore_point.go): the row's restore point.
+	RestorePoint string `json:"restorePoint,omitempty"`
 }
 
 func quoteName(s string) string { return "\"" + s + "\"" }

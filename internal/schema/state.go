@@ -377,7 +377,7 @@ func (s *State) Plan(owner Owner, objects []bundle.Object) (*Plan, error) {
 // only this much of each read is what keeps a fleet's peak memory flat.
 func (s *State) Compact() *State {
 	r := s.read()
-	return &State{cur: &dbSchema{Tables: map[string]*table{}, HasRegistry: r.cur.HasRegistry}, schemaVersion: r.schemaVersion,
+	return &State{cur: &dbSchema{Tables: map[string]*table{}, HasRegistry: r.cur.HasRegistry, HasRestorePoint: r.cur.HasRestorePoint}, schemaVersion: r.schemaVersion,
 		regDigest: r.regDigest, hasRegDigest: r.hasRegDigest, hasLockTable: r.hasLockTable, leaseHolder: r.leaseHolder,
 		leaseExpires: r.leaseExpires, guards: r.guards, extra: map[string]database.Result{}, expectEmpty: r.expectEmpty}
 }

@@ -258,7 +258,8 @@ func (p *pipeline) createDatabase(ctx context.Context) (bool, error) {
 	if r.Quotas.MaxStorageBytes != nil {
 		limit = *r.Quotas.MaxStorageBytes
 	}
-	d, err := s.plat.CreateDatabase(ctx, platform.CreateOptions{Name: r.DatabaseName, Group: r.Group, SizeLimitBytes: limit})
+	d, err := s.plat.CreateDatabase(ctx, platform.CreateOptions{Name: r.DatabaseName, Group: r.Group, SizeLimitBytes: limit,
+		Seed: p.platformSeed()})
 	adopted := errors.Is(err, platform.ErrAlreadyExists)
 	if err != nil && !adopted {
 		return false, err
@@ -282,7 +283,11 @@ func (p *pipeline) createDatabase(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	if !adopted {
-		done, err := p.initFresh(ctx, db)
+		init := p.initFresh
+		if p.req.SeedDatabase != "" {
+			init = p.initSeeded
+		}
+		done, err := init(ctx, db)
 		if err != nil {
 			db.Close()
 			return false, fmt.Errorf("database %s: %w", r.DatabaseName, err)

@@ -66,6 +66,8 @@ type Service struct {
 	// afterStep (tests only) runs after each completed provisioning step; an error stops the run
 	// on the spot, as a crash would.
 	afterStep func(step string) error
+
+	templates sync.Map // template database + owner → *verifiedTemplate (template.go)
 }
 
 // ControlFile is the control-plane database file under DataDir.

@@ -133,6 +133,9 @@ type Request struct {
 	Quotas      Quotas            `json:"quotas"`
 	// Bundle is the schema (and seed data) to sync at provisioning; nil skips sync_schema and seed_data.
 	Bundle *bundle.Bundle `json:"-"`
+	// SeedDatabase names a template database to copy instead of running the bundle's DDL (template.go):
+	// the copy is verified against Bundle (its plan must be empty) and the deployment recorded.
+	SeedDatabase string `json:"seedDatabase,omitempty"`
 }
 
 // Result is the protocol's TenantProvisioningResult.
@@ -279,6 +282,9 @@ func (r *Request) normalize() (string, error) {
 		return "", err
 	}
 	if err := r.Quotas.Validate(); err != nil {
+		return "", err
+	}
+	if err := validateSeedDatabase(r.SeedDatabase); err != nil {
 		return "", err
 	}
 	// The bundle synced at provisioning is the tenant's first deployment: it must fit the quotas the tenant is

@@ -26,3 +26,9 @@ resource "objectstack_deploy_bundle" "crm_gold" {
 output "crm_ddl" {
   value = objectstack_deploy_bundle.crm.planned_statements
 }
+
+# A deployment that drops a column records a restore point (empty otherwise). To undo it:
+#   objectstack tenant restore acme --before-deployment <deployment_id>
+output "crm_undo" {
+  value = objectstack_deploy_bundle.crm.restore_point == "" ? null : "objectstack tenant restore acme --before-deployment ${objectstack_deploy_bundle.crm.deployment_id}"
+}

@@ -30,3 +30,20 @@ resource "objectstack_tenant" "fleet" {
   org_id = "org-${each.key}"
   plan   = each.value
 }
+
+# A tenant provisioned as a copy of a template database that already holds the CRM bundle's schema and
+# seed data (created once with `objectstack tenant create-template tmpl-crm-v1 --bundle ./bundles/crm`):
+# provisioning copies instead of running DDL, and the bundle deployed on it finds nothing to change.
+resource "objectstack_tenant" "seeded" {
+  id     = "umbrella"
+  org_id = "org-umbrella"
+
+  seed {
+    database = "tmpl-crm-v1"
+  }
+}
+
+resource "objectstack_deploy_bundle" "seeded_crm" {
+  tenant_id = objectstack_tenant.seeded.id
+  path      = "${path.module}/bundles/crm"
+}

@@ -41,6 +41,9 @@ func Run(t *testing.T, newPlatform func(t *testing.T) platform.Platform, opts Op
 	t.Run("InvalidNamesCreateNothing", func(t *testing.T) { invalidNames(ctxFor(t), t, newPlatform(t)) })
 	t.Run("MissingDatabase", func(t *testing.T) { missing(ctxFor(t), t, newPlatform(t)) })
 	t.Run("TokenOptions", func(t *testing.T) { tokenOptions(ctxFor(t), t, newPlatform(t), opts) })
+	t.Run("SeedFromTemplate", func(t *testing.T) { seedFromTemplate(ctxFor(t), t, newPlatform(t)) })
+	t.Run("SeedFromMissingDatabase", func(t *testing.T) { seedMissingSource(ctxFor(t), t, newPlatform(t)) })
+	t.Run("RestoreToPointInTime", func(t *testing.T) { restoreToPoint(ctxFor(t), t, newPlatform(t)) })
 }
 
 func mustCreate(ctx context.Context, t *testing.T, p platform.Platform, name string) *platform.Database {

@@ -1,0 +1,172 @@
+package tenant_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
+)
+
+// TestTemplateSeededProvisioning: on both backends a tenant provisioned from a template gets the
+// template's schema and seed rows by copy, its own ownership marker, an empty second plan and a
+// recorded deployment; a missing template fails the run naming it.
+func TestTemplateSeededProvisioning(t *testing.T) {
+	for _, backend := range backendNames {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			ctx := testCtx(t)
+			s := e.service(t)
+			b := testBundle(3, true)
+			if _, err := s.CreateTemplate(ctx, "tmpl-crm-v1", b); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.CreateTemplate(ctx, "tmpl-crm-v1", b); !errors.Is(err, platform.ErrAlreadyExists) {
+				t.Fatalf("second CreateTemplate: %v; want ErrAlreadyExists", err)
+			}
+			r := withBundle(req("acme"), b)
+			r.SeedDatabase = "tmpl-crm-v1"
+			mustProvision(t, ctx, s, r)
+			db, err := s.DB(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := count(t, ctx, db, "obj_00"); n != 2 {
+				t.Fatalf("seeded tenant has %d obj_00 rows, want the template's 2", n)
+			}
+			var owner string
+			if err := db.QueryRowContext(ctx, `SELECT tenant_id FROM _objectstack_tenant`).Scan(&owner); err != nil || owner != "acme" {
+				t.Fatalf("marker = %q, %v; want acme", owner, err)
+			}
+			p, err := schema.PlanOwner(ctx, db, schema.BundleOwner("crm"), b.Objects, schema.PlanOptions{})
+			if err != nil || !p.UpToDate {
+				t.Fatalf("second plan not empty: %v %+v", err, p)
+			}
+			deps, err := schema.Deployments(ctx, db, schema.BundleOwner("crm"))
+			if err != nil || len(deps) != 2 || deps[1].Source != "tenant-provision:seed:tmpl-crm-v1" || deps[1].Version != "1.0.0" {
+				t.Fatalf("deployments = %+v, %v; want the template's and the verified copy's", deps, err)
+			}
+			// The template is untouched by the tenant's writes.
+			if _, err := db.ExecContext(ctx, `DELETE FROM obj_00`); err != nil {
+				t.Fatal(err)
+			}
+			again := withBundle(req("beta"), b)
+			again.SeedDatabase = "tmpl-crm-v1"
+			mustProvision(t, ctx, s, again)
+			db2, err := s.DB(ctx, "beta")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := count(t, ctx, db2, "obj_00"); n != 2 {
+				t.Fatalf("second tenant has %d rows, want 2", n)
+			}
+
+			missing := withBundle(req("gamma"), b)
+			missing.SeedDatabase = "tmpl-crm-v9"
+			res, err := s.Provision(ctx, missing)
+			if err == nil || !strings.Contains(err.Error(), "tmpl-crm-v9") || res.Status != tenant.StatusFailed {
+				t.Fatalf("provision from a missing template: %v (status %v); want a failure naming it", err, res)
+			}
+			if slices.Contains(databaseNames(t, ctx, e.plat), "gamma") {
+				t.Fatal("a failed seeded provision left a database")
+			}
+		})
+	}
+}
+
+// TestRestoreBeforeDestructiveDeployment: on both backends, dropping a column records a restore
+// point; restoring before that deployment moves the tenant to a new database holding the column
+// and its data, keeps the old one (writes blocked) until purged.
+func TestRestoreBeforeDestructiveDeployment(t *testing.T) {
+	for _, backend := range backendNames {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			ctx := testCtx(t)
+			s := e.service(t)
+			b := testBundle(2, true)
+			mustProvision(t, ctx, s, withBundle(req("acme"), b))
+			tn, err := s.Get(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := s.DB(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			owner := schema.BundleOwner("crm")
+			deps, _ := schema.Deployments(ctx, db, owner)
+			if _, err := s.Restore(ctx, "acme", tenant.RestoreOptions{BeforeDeployment: deps[0].ID}); !errors.Is(err, schema.ErrNoRestorePoint) {
+				t.Fatalf("restore before an additive deployment: %v; want ErrNoRestorePoint", err)
+			}
+
+			shrunk := slices.Clone(b.Objects)
+			shrunk[0].Fields = slices.DeleteFunc(slices.Clone(shrunk[0].Fields), func(f bundle.Field) bool { return f.Key == "amount" })
+			p, err := schema.PlanOwner(ctx, db, owner, shrunk, schema.PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := schema.Apply(ctx, db, p, schema.ApplyOptions{Allow: []schema.DestructiveKind{schema.DropColumn}, RestorePoint: s.RestorePointFunc(tn)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.RestorePoint == "" {
+				t.Fatal("a destructive deployment recorded no restore point")
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO obj_00 (id, name) VALUES ('late', 'after the drop')`); err != nil {
+				t.Fatal(err)
+			}
+
+			rec, err := s.Restore(ctx, "acme", tenant.RestoreOptions{BeforeDeployment: res.DeploymentID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.OldDatabase != tn.DatabaseName || rec.NewDatabase == tn.DatabaseName || rec.RestorePoint != res.RestorePoint {
+				t.Fatalf("restore record %+v", rec)
+			}
+			after, err := s.Get(ctx, "acme")
+			if err != nil || after.DatabaseName != rec.NewDatabase || after.Status != tenant.StatusActive {
+				t.Fatalf("tenant after restore: %+v %v; want it on %s", after, err, rec.NewDatabase)
+			}
+			ndb, err := s.DB(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum float64
+			if err := ndb.QueryRowContext(ctx, `SELECT SUM(amount) FROM obj_00`).Scan(&sum); err != nil || sum != 3.5 {
+				t.Fatalf("restored amount column: sum %v, %v; want the seed rows' 3.5", sum, err)
+			}
+			if n := count(t, ctx, ndb, "obj_00"); n != 2 {
+				t.Fatalf("restored database has %d rows, want 2 (as before the deployment)", n)
+			}
+			if _, err := ndb.ExecContext(ctx, `INSERT INTO obj_00 (id, name) VALUES ('new', 'written after restore')`); err != nil {
+				t.Fatalf("restored tenant is not writable: %v", err)
+			}
+			if !slices.Contains(databaseNames(t, ctx, e.plat), rec.OldDatabase) {
+				t.Fatal("the old database was not kept for inspection")
+			}
+			old, err := e.plat.GetDatabase(ctx, rec.OldDatabase)
+			if err != nil || !old.BlockWrites {
+				t.Fatalf("old database %+v, %v; want it kept with writes blocked", old, err)
+			}
+			recs, err := s.Restores(ctx, "acme")
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("restores = %+v, %v", recs, err)
+			}
+			purged, err := s.PurgeRestored(ctx, "acme")
+			if err != nil || len(purged) != 1 || purged[0] != rec.OldDatabase {
+				t.Fatalf("purge = %v, %v", purged, err)
+			}
+			names := databaseNames(t, ctx, e.plat)
+			if slices.Contains(names, rec.OldDatabase) || !slices.Contains(names, rec.NewDatabase) {
+				t.Fatalf("after purge databases are %v", names)
+			}
+			if again, err := s.PurgeRestored(ctx, "acme"); err != nil || len(again) != 0 {
+				t.Fatalf("second purge = %v, %v; want nothing", again, err)
+			}
+		})
+	}
+}

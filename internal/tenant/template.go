@@ -1,0 +1,235 @@
+package tenant
+
+// Template-seeded provisioning: a tenant created from a template database — one that already holds
+// a bundle's schema and seed data — gets a copy of it from the platform (Turso seed type
+// "database", a VACUUM INTO copy on the local backend and in objectstack dev) instead of running the
+// bundle's DDL. The engine then verifies the copy against the bundle (its plan must be empty) and
+// records the deployment, with the ownership marker, in one batch.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/apps"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
+)
+
+func validateSeedDatabase(name string) error {
+	if name == "" {
+		return nil
+	}
+	if err := platform.ValidateName(name); err != nil {
+		return invalidf("seed.database", name, "%v", err)
+	}
+	return nil
+}
+
+func (p *pipeline) platformSeed() *platform.Seed {
+	if p.req.SeedDatabase == "" {
+		return nil
+	}
+	return &platform.Seed{Type: platform.SeedTypeDatabase, Database: p.req.SeedDatabase}
+}
+
+// claimStatements claim a copied database for tenant id: the template may carry another tenant's
+// marker (a tenant used as a template), which the copy must not keep.
+func claimStatements(id string) []database.Stmt {
+	stmts := markerStatements(id)
+	stmts[1] = database.Stmt{SQL: `INSERT INTO ` + markerTable + ` (id, tenant_id, claimed_at) VALUES (1, ?, ?)
+ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, claimed_at = excluded.claimed_at`, Args: []any{id, formatTime(time.Now())}}
+	return stmts
+}
+
+// initSeeded finishes a database the platform has just created as a copy of the template: one read
+// (the bundle owner's registry and schema), then one batch with the ownership marker and either the
+// deployment record of the verified copy (the plan is empty) or, for a template behind the bundle,
+// the additive changes that bring it up to date. A destructive difference is refused: the template
+// is not a version of this bundle.
+func (p *pipeline) initSeeded(ctx context.Context, db *sql.DB) (done bool, err error) {
+	tmpl := p.req.SeedDatabase
+	bd := p.req.Bundle
+	if bd != nil {
+		if done, err := p.initFromVerifiedTemplate(ctx, db); err != nil || done {
+			return done, err
+		}
+	}
+	var owners []schema.Owner
+	if bd != nil {
+		owners = []schema.Owner{schema.BundleOwner(bd.Manifest.Name)}
+	}
+	st, err := schema.ReadState(ctx, db, schema.ReadOptions{Owners: owners})
+	if err != nil {
+		return false, fmt.Errorf("read copy of template %s: %w", tmpl, err)
+	}
+	b := schema.NewBatch(st, "tenant-provision")
+	b.Add("write ownership marker", claimStatements(p.r.ID)...)
+	if bd != nil {
+		owner := schema.BundleOwner(bd.Manifest.Name)
+		plan, err := st.Plan(owner, bd.Objects)
+		if err != nil {
+			return false, fmt.Errorf("verify copy of template %s against bundle %s: %w", tmpl, bd.Manifest.Name, err)
+		}
+		opts := schema.ApplyOptions{Version: bd.Manifest.Version, Source: "tenant-provision:seed:" + tmpl}
+		if plan.UpToDate {
+			if _, err := b.AddVerified(plan, opts); err != nil {
+				return false, fmt.Errorf("template %s: %w", tmpl, err)
+			}
+		} else {
+			if err := plan.CheckAllowed(nil); err != nil {
+				return false, fmt.Errorf("template %s does not match bundle %s %s: %w", tmpl, bd.Manifest.Name, bd.Manifest.Version, err)
+			}
+			if _, err := b.AddPlan(plan, opts); err != nil {
+				return false, err
+			}
+		}
+	}
+	if _, err := b.Commit(ctx, db); err != nil {
+		return false, fmt.Errorf("claim copy of template %s: %w", tmpl, err)
+	}
+	// The template holds the bundle's seed data already; the seed step has nothing to write.
+	p.synced = bd != nil
+	p.seeded = 0
+	return true, nil
+}
+
+// CreateTemplate creates the platform database name (no tenant, no prefix) holding bundle b's
+// schema and its seed data for the service's environment, for tenants to be provisioned from with
+// Request.SeedDatabase. An existing database of that name is an error wrapping
+// platform.ErrAlreadyExists: a template is immutable; publish a new version under a new name
+// (tmpl-crm-v2).
+func (s *Service) CreateTemplate(ctx context.Context, name string, b *bundle.Bundle) (*platform.Database, error) {
+	if err := platform.ValidateName(name); err != nil {
+		return nil, fmt.Errorf("create template: %w: %v", ErrInvalid, err)
+	}
+	if b == nil {
+		return nil, fmt.Errorf("create template %s: %w: a bundle is required", name, ErrInvalid)
+	}
+	if err := checkBundle(b); err != nil {
+		return nil, fmt.Errorf("create template %s: %w", name, err)
+	}
+	d, err := s.plat.CreateDatabase(ctx, platform.CreateOptions{Name: name, Group: s.groupFor(DefaultRegion)})
+	if err != nil {
+		if errors.Is(err, platform.ErrAlreadyExists) {
+			return nil, fmt.Errorf("create template %s: %w (templates are immutable: use a new name for a new version)", name, err)
+		}
+		return nil, fmt.Errorf("create template %s: %w", name, err)
+	}
+	fail := func(err error) (*platform.Database, error) {
+		dctx, cancel := detached(ctx)
+		defer cancel()
+		_ = s.plat.DeleteDatabase(dctx, name) // nothing half-made is left to seed tenants from
+		return nil, fmt.Errorf("create template %s: %w", name, err)
+	}
+	tok, err := s.plat.CreateToken(ctx, name, platform.TokenOptions{Scope: platform.ScopeFullAccess, Expiration: "1d"})
+	if err != nil {
+		return fail(err)
+	}
+	db, err := platform.Open(s.plat, d, tok)
+	if err != nil {
+		return fail(err)
+	}
+	defer db.Close()
+	st := schema.EmptyState()
+	batch := schema.NewBatch(st, "template")
+	plan, err := st.Plan(schema.BundleOwner(b.Manifest.Name), b.Objects)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := batch.AddPlan(plan, schema.ApplyOptions{Version: b.Manifest.Version, Source: "template:" + name}); err != nil {
+		return fail(err)
+	}
+	if len(b.SeedData) > 0 {
+		stmts, err := apps.SeedStatements(b.Objects, b.SeedData, s.cfg.Environment, func(string) bool { return false })
+		if err != nil {
+			return fail(fmt.Errorf("seed: %w", err))
+		}
+		batch.Add("seed", stmts...)
+	}
+	if _, err := batch.Commit(ctx, db); err != nil {
+		return fail(err)
+	}
+	return d, nil
+}
+
+// verifiedTemplate is a template read once and found to hold a bundle exactly (its plan is empty).
+// Templates are immutable, so every copy of one is verified by the batch that claims it: the
+// batch's guards compare the copy's schema_version and registry digest with the template's State,
+// and a copy that differs makes the batch stale (then the copy is read and planned in full).
+type verifiedTemplate struct {
+	st   *schema.State
+	plan *schema.Plan
+}
+
+func templateKey(tmpl string, b *bundle.Bundle) string {
+	return tmpl + "\x00" + b.Manifest.Name + "\x00" + b.Manifest.Version
+}
+
+// verified reads template tmpl and plans b on it once per service; nil (no error) when the template
+// does not hold b exactly.
+func (s *Service) verified(ctx context.Context, tmpl string, b *bundle.Bundle) (*verifiedTemplate, error) {
+	key := templateKey(tmpl, b)
+	if v, ok := s.templates.Load(key); ok {
+		return v.(*verifiedTemplate), nil
+	}
+	d, err := s.plat.GetDatabase(ctx, tmpl)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := s.plat.CreateToken(ctx, tmpl, platform.TokenOptions{Scope: platform.ScopeReadOnly, Expiration: "1d"})
+	if err != nil {
+		return nil, err
+	}
+	db, err := platform.Open(s.plat, d, tok)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	owner := schema.BundleOwner(b.Manifest.Name)
+	st, err := schema.ReadState(ctx, db, schema.ReadOptions{Owners: []schema.Owner{owner}})
+	if err != nil {
+		return nil, err
+	}
+	plan, err := st.Plan(owner, b.Objects)
+	if err != nil {
+		return nil, err
+	}
+	var v *verifiedTemplate
+	if plan.UpToDate {
+		v = &verifiedTemplate{st: st, plan: plan}
+	}
+	s.templates.Store(key, v)
+	return v, nil
+}
+
+// initFromVerifiedTemplate claims a copy of a verified template in ONE request: the ownership marker
+// and the verified deployment's record, behind the guards that the copy is the template. done is
+// false when the template does not hold the bundle or the copy is not the template.
+func (p *pipeline) initFromVerifiedTemplate(ctx context.Context, db *sql.DB) (bool, error) {
+	bd, tmpl := p.req.Bundle, p.req.SeedDatabase
+	v, err := p.s.verified(ctx, tmpl, bd)
+	if err != nil || v == nil {
+		if err != nil {
+			p.s.log.Debug("template not verified up front; reading the copy", "template", tmpl, "error", err)
+		}
+		return false, nil
+	}
+	b := schema.NewBatch(v.st, "tenant-provision")
+	b.Add("write ownership marker", claimStatements(p.r.ID)...)
+	if _, err := b.AddVerified(v.plan, schema.ApplyOptions{Version: bd.Manifest.Version, Source: "tenant-provision:seed:" + tmpl}); err != nil {
+		return false, nil
+	}
+	if _, err := b.Commit(ctx, db); err != nil {
+		if errors.Is(err, schema.ErrStalePlan) {
+			return false, nil
+		}
+		return false, fmt.Errorf("claim copy of template %s: %w", tmpl, err)
+	}
+	p.synced, p.seeded = true, 0
+	return true, nil
+}
