@@ -126,7 +126,7 @@ func renderChart(t *testing.T, manifests string, values ...string) ([]renderedDo
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-chart", filepath.Join(root, chartDir), "-name", "objectstack", "-namespace", "objectstack"}
+	args := []string{"-chart", filepath.Join(root, chartDir), "-name", "objectstack-reconciler", "-namespace", "objectstack"}
 	for _, v := range values {
 		args = append(args, "-values", filepath.Join(root, filepath.FromSlash(v)))
 	}
@@ -394,7 +394,7 @@ func TestHelmChartBadValues(t *testing.T) {
 		{"no Turso organization", "repo: {url: https://example.com/r.git}\n", "turso.org: the Turso organization is required"},
 		{"branch and tag", "repo: {url: https://example.com/r.git, branch: a, tag: b}\nturso: {org: example}\n", "repo.branch and repo.tag: set one, not both"},
 		// A typo inside a block the chart copies into the pod spec: only strict decoding catches it.
-		{"misspelt security context field", "repo: {url: https://example.com/r.git}\nturso: {org: example}\nsecurityContext: {readOnlyRootFilesytem: true}\n", `unknown field "spec.template.spec.containers[0].securityContext.readOnlyRootFilesytem"`},
+		{"misspelt security context field", "repo: {url: https://example.com/r.git}\nturso: {org: example}\nsecurityContext: {readOnlyRootFilesytem: true}\n", `templates/deployment.yaml: apps/v1 Deployment does not decode strictly: error unmarshaling JSON: while decoding JSON: json: unknown field "readOnlyRootFilesytem"`},
 	} {
 		f := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
 		if err := os.WriteFile(f, []byte(tc.values), 0o644); err != nil {
