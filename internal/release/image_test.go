@@ -84,7 +84,9 @@ func TestReconcilerImage(t *testing.T) {
 			Labels       map[string]string
 			ExposedPorts map[string]struct{}
 		}
-		RootFS struct{ DiffIDs []string } `json:"rootfs"`
+		RootFS struct {
+			DiffIDs []string `json:"diff_ids"`
+		} `json:"rootfs"`
 	}
 	if err := json.Unmarshal(files[manifest[0].Config], &cfg); err != nil {
 		t.Fatalf("config %s: %v", manifest[0].Config, err)
