@@ -64,7 +64,10 @@ func TestSnapshotRelease(t *testing.T) {
 	entity, armoredKey := testSigningKey(t)
 	cmd := exec.CommandContext(ctx, goreleaser, "release", "--snapshot", "--clean", "--config", config, "--parallelism", "2")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GPG_PRIVATE_KEY="+armoredKey, "PATH="+filepath.Dir(goBinary())+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), "GPG_PRIVATE_KEY="+armoredKey, "PATH="+filepath.Dir(goBinary())+string(os.PathListSeparator)+os.Getenv("PATH"),
+		// GoReleaser reads the commit only when the repository has a remote URL; a worktree or a fresh
+		// `git init` may have none, so one is given for its git commands alone (git's config-by-environment).
+		"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=remote.origin.url", "GIT_CONFIG_VALUE_0=https://github.com/objectstack-ai/terraform-provider-objectstack")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("goreleaser release --snapshot: %v\n%s", err, out)
@@ -78,8 +81,12 @@ func TestSnapshotRelease(t *testing.T) {
 		t.Fatalf("dist/metadata.json: %v %s", err, b)
 	}
 	version := meta.Version
-	if !regexp.MustCompile(`^\d+\.\d+\.\d+-snapshot\.g[0-9a-f]+$`).MatchString(version) {
-		t.Errorf("snapshot version %q", version)
+	short, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^\d+\.\d+\.\d+-snapshot\.g`+strings.TrimSpace(string(short))+`$`).MatchString(version) {
+		t.Errorf("snapshot version %q, want <next patch>-snapshot.g%s", version, strings.TrimSpace(string(short)))
 	}
 	const project = "terraform-provider-objectstack"
 	sums := filepath.Join(dist, project+"_"+version+"_SHA256SUMS")
