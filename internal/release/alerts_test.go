@@ -179,3 +179,28 @@ func TestAlertRulesCatchUnknownMetrics(t *testing.T) {
 		t.Errorf("labels of objectstack_reconcile_tenants: %v", exported["objectstack_reconcile_tenants"])
 	}
 }
+
+// TestRuleCheckRejectsBadRules: rulecheck fails, naming the file and what is wrong, for a misspelt
+// field and for an expression that does not parse, so a broken alerts.yaml cannot pass TestAlertRules.
+func TestRuleCheckRejectsBadRules(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	bin, err := RuleCheck.Build(ctx, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, tc := range map[string]struct{ rules, want string }{
+		"misspelt field": {"groups:\n  - name: g\n    rules:\n      - alert: A\n        exprr: up > 0\n", "field exprr not found"},
+		"bad PromQL":     {"groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: sum by (objectstack_reconcile_tenants\n", "parse error"},
+	} {
+		file := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
+		if err := os.WriteFile(file, []byte(tc.rules), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.CommandContext(ctx, bin, file).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), file) || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s: rulecheck said %v %q, want an error naming %s and %q", name, err, out, file, tc.want)
+		}
+	}
+}

@@ -85,7 +85,7 @@ func TestSnapshotRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`^\d+\.\d+\.\d+-snapshot\.g`+strings.TrimSpace(string(short))+`$`).MatchString(version) {
+	if !regexp.MustCompile(`^\d+\.\d+\.\d+-snapshot\.g` + strings.TrimSpace(string(short)) + `$`).MatchString(version) {
 		t.Errorf("snapshot version %q, want <next patch>-snapshot.g%s", version, strings.TrimSpace(string(short)))
 	}
 	const project = "terraform-provider-objectstack"
