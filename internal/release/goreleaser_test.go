@@ -61,13 +61,22 @@ func TestSnapshotRelease(t *testing.T) {
 	dist := filepath.Join(dir, "dist")
 	config := snapshotConfig(t, root, dist, os.Getenv(allTargetsEnv) == "1")
 
-	entity, armoredKey := testSigningKey(t)
-	cmd := exec.CommandContext(ctx, goreleaser, "release", "--snapshot", "--clean", "--config", config, "--parallelism", "2")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GPG_PRIVATE_KEY="+armoredKey, "PATH="+filepath.Dir(goBinary())+string(os.PathListSeparator)+os.Getenv("PATH"),
+	env := append(os.Environ(), "PATH="+filepath.Dir(goBinary())+string(os.PathListSeparator)+os.Getenv("PATH"),
 		// GoReleaser reads the commit only when the repository has a remote URL; a worktree or a fresh
 		// `git init` may have none, so one is given for its git commands alone (git's config-by-environment).
 		"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=remote.origin.url", "GIT_CONFIG_VALUE_0=https://github.com/objectstack-ai/terraform-provider-objectstack")
+
+	// The committed file, all platforms: valid and free of deprecated settings.
+	check := exec.CommandContext(ctx, goreleaser, "check", "--config", filepath.Join(root, ".goreleaser.yaml"))
+	check.Dir, check.Env = root, env
+	if out, err := check.CombinedOutput(); err != nil || strings.Contains(strings.ToLower(string(out)), "deprecat") {
+		t.Fatalf("goreleaser check .goreleaser.yaml: %v\n%s", err, out)
+	}
+
+	entity, armoredKey := testSigningKey(t)
+	cmd := exec.CommandContext(ctx, goreleaser, "release", "--snapshot", "--clean", "--config", config, "--parallelism", "2")
+	cmd.Dir = root
+	cmd.Env = append(env, "GPG_PRIVATE_KEY="+armoredKey)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("goreleaser release --snapshot: %v\n%s", err, out)
