@@ -267,7 +267,7 @@ func TestHelmChartDefaults(t *testing.T) {
 	for _, d := range docs {
 		kinds[d.Kind]++
 	}
-	for _, k := range []string{"Deployment", "Service", "ServiceMonitor", "ServiceAccount", "PodDisruptionBudget"} {
+	for _, k := range []string{"Deployment", "Service", "ServiceMonitor", "PrometheusRule", "ServiceAccount", "PodDisruptionBudget"} {
 		if kinds[k] != 1 {
 			t.Errorf("%d %s rendered, want 1 (all: %v)", kinds[k], k, kinds)
 		}
@@ -311,6 +311,45 @@ func TestHelmChartDefaults(t *testing.T) {
 			t.Errorf("service selector %v does not select the pods %v", svc.Spec.ServiceSelector, d.Spec.Template.Metadata.Labels)
 		}
 	}
+	// The PrometheusRule carries every alert of deploy/prometheus/alerts.yaml.
+	var pr struct {
+		Spec struct {
+			Groups []struct {
+				Rules []struct {
+					Alert string `json:"alert"`
+					Expr  string `json:"expr"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"spec"`
+	}
+	for _, d := range docs {
+		if d.Kind == "PrometheusRule" {
+			if err := json.Unmarshal(d.Object, &pr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	root, err := tofu.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	alertsFile, err := os.ReadFile(filepath.Join(root, "deploy", "prometheus", "alerts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts []string
+	for _, g := range pr.Spec.Groups {
+		for _, r := range g.Rules {
+			if r.Expr == "" || !strings.Contains(string(alertsFile), "- alert: "+r.Alert+"\n") {
+				t.Errorf("PrometheusRule alert %q (expr %q) is not one of deploy/prometheus/alerts.yaml", r.Alert, r.Expr)
+			}
+			alerts = append(alerts, r.Alert)
+		}
+	}
+	if n := strings.Count(string(alertsFile), "- alert: "); len(alerts) != n {
+		t.Errorf("PrometheusRule has %d alerts %v, deploy/prometheus/alerts.yaml %d", len(alerts), alerts, n)
+	}
+
 	sm := one(t, docs, "ServiceMonitor")
 	if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "http" || sm.Spec.Endpoints[0].Path != "/metrics" {
 		t.Errorf("service monitor endpoints %+v", sm.Spec.Endpoints)
@@ -330,7 +369,7 @@ func TestHelmChartCustomValues(t *testing.T) {
 		t.Fatalf("render: %v\n%s", err, stderr)
 	}
 	for _, d := range docs {
-		if d.Kind == "ServiceMonitor" || d.Kind == "PodDisruptionBudget" || d.Kind == "Secret" {
+		if d.Kind == "ServiceMonitor" || d.Kind == "PrometheusRule" || d.Kind == "PodDisruptionBudget" || d.Kind == "Secret" {
 			t.Errorf("%s rendered although disabled (or a Secret inlined)", d.Kind)
 		}
 	}
@@ -431,7 +470,8 @@ func TestPlainManifestsUpToDate(t *testing.T) {
 		"# deploy/helm/objectstack-reconciler with deploy/kubernetes/values.yaml. Do not edit: regenerate with\n" +
 		"#   go test -count=1 -run TestPlainManifestsUpToDate ./internal/release/ -args -update\n" +
 		"# Set the repository URL and Turso organization, create the Secrets it references\n" +
-		"# (objectstack-control-plane, objectstack-turso, objectstack-git, objectstack-webhook), then kubectl apply -f.\n")
+		"# (objectstack-control-plane, objectstack-turso, objectstack-git, objectstack-webhook), then kubectl apply -f.\n" +
+		"# The ServiceMonitor and PrometheusRule need prometheus-operator's CRDs: leave them out without it.\n")
 	want := append(header, rendered...)
 	if *update {
 		if err := os.WriteFile(committed, want, 0o644); err != nil {
@@ -445,5 +485,25 @@ func TestPlainManifestsUpToDate(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s is stale: regenerate with go test -run TestPlainManifestsUpToDate ./internal/release/ -args -update", committed)
+	}
+}
+
+// TestChartAlertsAreTheRulesFile: the chart's copy of the alerting rules (Helm reads only files inside
+// the chart) is byte for byte deploy/prometheus/alerts.yaml, the file TestAlertRules checks.
+func TestChartAlertsAreTheRulesFile(t *testing.T) {
+	root, err := tofu.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(root, "deploy", "prometheus", "alerts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(chartDir), "files", "alerts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s/files/alerts.yaml differs from deploy/prometheus/alerts.yaml: cp deploy/prometheus/alerts.yaml %s/files/", chartDir, chartDir)
 	}
 }
