@@ -95,7 +95,7 @@ func exportedMetrics(t *testing.T) map[string]map[string]bool {
 // strict YAML, every expression and template parsed) and checks that every metric a rule selects
 // is one the reconciler exports, with labels it has, and that the alerts the issue asks for exist.
 func TestAlertRules(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	bin, err := RuleCheck.Build(ctx, os.Stderr)
 	if err != nil {
@@ -183,7 +183,7 @@ func TestAlertRulesCatchUnknownMetrics(t *testing.T) {
 // TestRuleCheckRejectsBadRules: rulecheck fails, naming the file and what is wrong, for a misspelt
 // field and for an expression that does not parse, so a broken alerts.yaml cannot pass TestAlertRules.
 func TestRuleCheckRejectsBadRules(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	bin, err := RuleCheck.Build(ctx, os.Stderr)
 	if err != nil {

@@ -116,7 +116,7 @@ type (
 // strict decoding failed.
 func renderChart(t *testing.T, manifests string, values ...string) ([]renderedDoc, string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	bin, err := ChartCheck.Build(ctx, os.Stderr)
 	if err != nil {

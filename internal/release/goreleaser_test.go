@@ -44,7 +44,7 @@ const magicCookie = "TF_PLUGIN_MAGIC_COOKIE=d602bf8f470bc67ca7faa0386276bbdd4330
 // SHA256SUMS matches every file (the registry manifest included) and that its detached signature
 // verifies against the key — and fails for a changed SHA256SUMS.
 func TestSnapshotRelease(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 70*time.Minute)
 	defer cancel()
 	goreleaser, err := GoReleaser.Build(ctx, os.Stderr)
 	if err != nil {

@@ -33,7 +33,7 @@ const imageSizeLimit = 60 << 20
 // reconcile` entrypoint, OCI labels), the single layer (one executable, no shell, a passwd line for
 // the user, parseable CA roots), the binary (static: no interpreter, no shared libraries) and the size.
 func TestReconcilerImage(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	builder, err := OCIImage.Build(ctx, os.Stderr)
 	if err != nil {
