@@ -220,7 +220,7 @@ func TestSnapshotRelease(t *testing.T) {
 // TestSignerRefusesWithoutKey: a release run without GPG_PRIVATE_KEY must not leave SHA256SUMS
 // silently unsigned (make release passes --skip=sign and says so instead).
 func TestSignerRefusesWithoutKey(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	signer, err := GPGSign.Build(ctx, os.Stderr)
 	if err != nil {
