@@ -81,20 +81,26 @@ func (ex *execution) applyBatch(ctx context.Context, db *sql.DB, tp *tenantPlan)
 	b := schema.NewBatch(tp.state, r.opts.Holder)
 	var staged []*apps.Staged
 	var bundles int
+	// A destructive revision records its restore point (a snapshot first on the local backend) so that
+	// `objectstack tenant restore` can undo it.
+	restorePoint := r.opts.Tenants.RestorePointFunc(&tp.d.Tenant)
 	for _, up := range tp.units {
 		if up.noop() {
 			continue
 		}
 		u := up.unit
 		if up.plan != nil {
-			opts := schema.ApplyOptions{Allow: u.Allow, Version: u.Version, Source: ex.sourceTag(), Holder: r.opts.Holder}
+			opts := schema.ApplyOptions{Allow: u.Allow, Version: u.Version, Source: ex.sourceTag(), Holder: r.opts.Holder,
+				RestorePoint: restorePoint}
 			if _, err := b.AddPlan(up.plan, opts); err != nil {
 				return out, err
 			}
 			bundles++
 			continue
 		}
-		s, err := up.install.Stage(b, u.App, installOptions(u, tp.d.Tenant, u.Allow, ex.sourceTag()))
+		io := installOptions(u, tp.d.Tenant, u.Allow, ex.sourceTag())
+		io.RestorePoint = restorePoint
+		s, err := up.install.Stage(b, u.App, io)
 		if err != nil {
 			return out, fmt.Errorf("install %s: %w", u.Owner, err)
 		}

@@ -159,6 +159,7 @@ func (r *appInstallResource) options(ctx context.Context, m *appInstallModel, ap
 	}
 	if t != nil {
 		opts.Limits = t.Quotas.Limits()
+		opts.RestorePoint = r.client.Tenants.RestorePointFunc(t)
 	}
 	if !m.ConfigOverrides.IsNull() && !m.ConfigOverrides.IsUnknown() {
 		raw := map[string]string{}

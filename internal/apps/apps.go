@@ -6,7 +6,9 @@
 package apps
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
@@ -70,6 +72,9 @@ type InstallOptions struct {
 	Env string
 	// Catalog, when set, lets Check explain dependency chains of apps that are not installed yet.
 	Catalog *Catalog
+	// RestorePoint is the engine's restore-point hook for an upgrade with a destructive change
+	// (schema.ApplyOptions.RestorePoint: a snapshot on the local backend).
+	RestorePoint func(context.Context) (time.Time, error)
 }
 
 // Compatibility issue categories (protocol §1.5).

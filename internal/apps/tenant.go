@@ -266,7 +266,8 @@ func (p *InstallPlan) Stage(b *schema.Batch, app *App, opts InstallOptions) (*St
 	if !p.Schema.UpToDate {
 		s.depIndex = b.Plans()
 	}
-	if _, err := b.AddPlan(p.Schema, schema.ApplyOptions{Allow: opts.Allow, Version: m.Version, Source: source, Holder: opts.Holder}); err != nil {
+	if _, err := b.AddPlan(p.Schema, schema.ApplyOptions{Allow: opts.Allow, Version: m.Version, Source: source, Holder: opts.Holder,
+		RestorePoint: opts.RestorePoint}); err != nil {
 		return nil, fmt.Errorf("install app %s %s: %w", m.Name, m.Version, err)
 	}
 	label := fmt.Sprintf("install app %s %s", m.Name, m.Version)

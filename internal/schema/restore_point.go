@@ -50,22 +50,34 @@ func (b *Batch) addRestorePoint(pi int, bp *batchPlan) {
 // point just before the batch is sent. A failed hook (the local snapshot could not be written)
 // fails the batch before anything is applied: a destructive change is not made without its undo.
 func (b *Batch) fillRestorePoints(ctx context.Context) error {
-	var at time.Time
+	// One transaction, one restore point: the first destructive plan with a hook takes it (a local
+	// snapshot covers every plan of the batch), otherwise the clock does.
+	var hook func(context.Context) (time.Time, error)
+	var owner string
+	destructive := false
 	for _, bp := range b.plans {
 		if bp.restoreStmt < 0 {
 			continue
 		}
-		if at.IsZero() || bp.opts.RestorePoint != nil {
-			t := time.Now()
-			if bp.opts.RestorePoint != nil {
-				var err error
-				if t, err = bp.opts.RestorePoint(ctx); err != nil {
-					return fmt.Errorf("apply %s: record a restore point before the destructive change: %w; nothing was applied", bp.p.Owner, err)
-				}
-			}
-			at = t
+		destructive = true
+		if hook == nil && bp.opts.RestorePoint != nil {
+			hook, owner = bp.opts.RestorePoint, string(bp.p.Owner)
 		}
-		b.stmts[bp.restoreStmt].Args[0] = at.UTC().Format(time.RFC3339Nano)
+	}
+	if !destructive {
+		return nil
+	}
+	at := time.Now()
+	if hook != nil {
+		var err error
+		if at, err = hook(ctx); err != nil {
+			return fmt.Errorf("apply %s: record a restore point before the destructive change: %w; nothing was applied", owner, err)
+		}
+	}
+	for _, bp := range b.plans {
+		if bp.restoreStmt >= 0 {
+			b.stmts[bp.restoreStmt].Args[0] = at.UTC().Format(time.RFC3339Nano)
+		}
 	}
 	return nil
 }
