@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/sqlitefile"
 )
 
 // locations mirrors a subset of Turso's GET /v1/locations so region validation behaves alike.
@@ -302,7 +304,7 @@ func (s *Server) createDatabase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.reg.insertDatabase(r.Context(), e); err != nil {
-		_ = removeDatabaseFiles(e.path)
+		_ = sqlitefile.Remove(e.path)
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
@@ -317,7 +319,7 @@ func (s *Server) createDatabase(w http.ResponseWriter, r *http.Request) {
 // when seeding: another database, or a point-in-time snapshot of one (seed.go).
 func (s *Server) createFile(ctx context.Context, e *dbEntry, src string) error {
 	// A file left behind by an interrupted create or delete is not a database we know about.
-	if err := removeDatabaseFiles(e.path); err != nil {
+	if err := sqlitefile.Remove(e.path); err != nil {
 		return err
 	}
 	if src != "" {
@@ -415,7 +417,7 @@ func (s *Server) deleteDatabase(w http.ResponseWriter, r *http.Request) {
 		st.mu.Unlock()
 	}
 	e.closeIdle()
-	err := removeDatabaseFiles(e.path)
+	err := sqlitefile.Remove(e.path)
 	s.dropHistory(e.name)
 	e.use.Unlock()
 	if err != nil {

@@ -15,16 +15,13 @@ package devserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/sqlitefile"
 )
 
 // DefaultSnapshotRetention is how long destructive-change snapshots are kept when
@@ -40,6 +37,10 @@ func (s *Server) snapshotRetention() time.Duration {
 
 func (s *Server) snapshotDir(name string) string {
 	return filepath.Join(s.opts.DataDir, "snapshots", name)
+}
+
+func (s *Server) snapshots(name string) sqlitefile.Snapshots {
+	return sqlitefile.Snapshots{Dir: s.snapshotDir(name), Retention: s.snapshotRetention()}
 }
 
 // pipelineEffects reports whether req may write, and whether it holds a schema-destructive
@@ -108,100 +109,27 @@ func (s *Server) beforePipeline(ctx context.Context, e *dbEntry, req *pipelineRe
 // snapshot copies e's committed state (a separate connection never sees another stream's open
 // transaction) into the snapshot folder and prunes expired snapshots.
 func (s *Server) snapshot(ctx context.Context, e *dbEntry) error {
-	dir := s.snapshotDir(e.name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	validFrom := s.lastWriteOf(e)
-	taken := time.Now()
-	target := filepath.Join(dir, fmt.Sprintf("%d-%d.db", taken.UnixNano(), validFrom.UnixNano()))
-	if err := s.copyDatabase(ctx, e.path, target); err != nil {
-		return err
-	}
-	s.pruneSnapshots(e.name, taken)
-	return nil
+	_, err := s.snapshots(e.name).Take(ctx, e.path, s.lastWriteOf(e), s.copyDatabase)
+	return err
 }
 
-// copyDatabase writes a consistent copy of the database at src to dst (VACUUM INTO), owner-only.
+// copyDatabase writes a consistent copy of the database at src to dst, owner-only.
 func (s *Server) copyDatabase(ctx context.Context, src, dst string) error {
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
 	c, err := openSQLite(src, int(s.opts.BusyTimeout/time.Millisecond))
 	if err != nil {
-		_ = removeDatabaseFiles(dst)
 		return err
 	}
+	defer c.close()
 	// Pooled connections keep a database's log around: fold it into the file (a no-op when it is empty,
 	// and refused harmlessly while a stream reads or writes), so that an idle source — a template — is
 	// copied byte for byte instead of rebuilt table by table.
 	_ = c.execScript(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
-	if ok, cerr := copyQuiescent(src, dst); cerr != nil || ok {
-		c.close()
-		if cerr != nil {
-			_ = removeDatabaseFiles(dst)
+	return sqlitefile.Copy(ctx, src, dst, func(ctx context.Context, dst string) error {
+		if err := c.execScript(ctx, "VACUUM INTO '"+strings.ReplaceAll(dst, "'", "''")+"'"); err != nil {
+			return fmt.Errorf("copy database: %w", err)
 		}
-		return cerr
-	}
-	err = c.execScript(ctx, "VACUUM INTO '"+strings.ReplaceAll(dst, "'", "''")+"'")
-	c.close()
-	if err != nil {
-		_ = removeDatabaseFiles(dst)
-		return fmt.Errorf("copy database: %w", err)
-	}
-	return nil
-}
-
-type snapshotFile struct {
-	taken, validFrom time.Time
-	path             string
-}
-
-func (s *Server) snapshots(name string) ([]snapshotFile, error) {
-	dir := s.snapshotDir(name)
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []snapshotFile
-	for _, en := range entries {
-		base, ok := strings.CutSuffix(en.Name(), ".db")
-		if !ok || en.IsDir() {
-			continue
-		}
-		a, b, ok := strings.Cut(base, "-")
-		if !ok {
-			continue
-		}
-		tn, err1 := strconv.ParseInt(a, 10, 64)
-		vn, err2 := strconv.ParseInt(b, 10, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		out = append(out, snapshotFile{taken: time.Unix(0, tn), validFrom: time.Unix(0, vn), path: filepath.Join(dir, en.Name())})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].taken.Before(out[j].taken) })
-	return out, nil
-}
-
-func (s *Server) pruneSnapshots(name string, now time.Time) {
-	snaps, err := s.snapshots(name)
-	if err != nil {
-		return
-	}
-	oldest := now.Add(-s.snapshotRetention())
-	for _, sn := range snaps {
-		if sn.taken.Before(oldest) {
-			_ = removeDatabaseFiles(sn.path)
-		}
-	}
+		return nil
+	})
 }
 
 // pointInTime returns the file holding src as it was at t: a snapshot covering t, or the live
@@ -216,14 +144,12 @@ func (s *Server) pointInTime(src *dbEntry, t time.Time) (path, msg string) {
 	if t.Before(now.Add(-s.snapshotRetention())) || t.Before(src.createdAt) {
 		return "", outside
 	}
-	snaps, err := s.snapshots(src.name)
+	sn, ok, err := s.snapshots(src.name).Covering(t)
 	if err != nil {
 		return "", "read point-in-time history of " + src.name + ": " + err.Error()
 	}
-	for i := len(snaps) - 1; i >= 0; i-- {
-		if sn := snaps[i]; !t.Before(sn.validFrom) && !t.After(sn.taken) {
-			return sn.path, ""
-		}
+	if ok {
+		return sn.Path, ""
 	}
 	if !t.Before(s.lastWriteOf(src)) {
 		return src.path, ""
@@ -246,56 +172,6 @@ func parseSeedTimestamp(v string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("invalid seed timestamp %q: expected RFC 3339, e.g. 2023-12-20T09:46:08Z", v)
 	}
 	return t, nil
-}
-
-// copyQuiescent copies the database file byte for byte when that is a consistent copy: its log is
-// empty (every write in WAL mode goes to the log first) and neither file changed while it was copied.
-// ok is false otherwise, with dst left empty for VACUUM INTO.
-func copyQuiescent(src, dst string) (ok bool, err error) {
-	before, ok := quiescentStamp(src)
-	if !ok {
-		return false, nil
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return false, nil
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return false, err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return false, err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return false, err
-	}
-	if err := out.Close(); err != nil {
-		return false, err
-	}
-	if after, ok := quiescentStamp(src); !ok || after != before {
-		return false, os.Truncate(dst, 0)
-	}
-	return true, nil
-}
-
-func quiescentStamp(src string) (string, bool) {
-	if fi, err := os.Stat(src + "-wal"); err == nil && fi.Size() > 0 {
-		return "", false
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", false
-	}
-	if _, err := os.Stat(src + "-journal"); err == nil {
-		return "", false
-	}
-	fi, err := os.Stat(src)
-	if err != nil {
-		return "", false
-	}
-	return fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano()), true
 }
 
 // withoutStringLiterals blanks out '…' literals (with ” escapes), so text a statement writes — a

@@ -225,17 +225,6 @@ func databasePath(dataDir, name string) string {
 	return filepath.Join(dataDir, "databases", name+".db")
 }
 
-// removeDatabaseFiles deletes a database file and its WAL/SHM companions.
-func removeDatabaseFiles(path string) error {
-	var errs []error
-	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // fileSize is the database's storage: the main file plus its WAL.
 func fileSize(path string) int64 {
 	var n int64
