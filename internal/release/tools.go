@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/filelock"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tofu"
 )
 
@@ -57,7 +58,7 @@ func (t Tool) Build(ctx context.Context, log io.Writer) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		return "", fmt.Errorf("build %s: %w", t.Name, err)
 	}
-	unlock, err := lockFile(ctx, bin+".lock")
+	unlock, err := filelock.Lock(ctx, bin+".lock")
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", t.Name, err)
 	}

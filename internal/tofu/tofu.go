@@ -18,6 +18,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/filelock"
 )
 
 // The provider's address. Everything that names the provider (main.go, test configs, examples, the
@@ -140,7 +142,7 @@ func toolBinary(ctx context.Context, log io.Writer, name, versionArg, pkg, what 
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		return "", fmt.Errorf("build %s: %w", name, err)
 	}
-	unlock, err := lockFile(ctx, bin+".lock")
+	unlock, err := filelock.Lock(ctx, bin+".lock")
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", name, err)
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package tofu
+package filelock
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// lockFile takes an exclusive advisory lock on path, waiting (with ctx) while another process holds
+// Lock takes an exclusive advisory lock on path, waiting (with ctx) while another process holds
 // it. The lock dies with the process, so a killed build never leaves a stale lock behind.
-func lockFile(ctx context.Context, path string) (func(), error) {
+func Lock(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
