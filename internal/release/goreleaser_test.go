@@ -61,7 +61,7 @@ func TestSnapshotRelease(t *testing.T) {
 	dist := filepath.Join(dir, "dist")
 	config := snapshotConfig(t, root, dist, os.Getenv(allTargetsEnv) == "1")
 
-	env := append(os.Environ(), "PATH="+filepath.Dir(goBinary())+string(os.PathListSeparator)+os.Getenv("PATH"),
+	env := append(os.Environ(), "PATH="+filepath.Dir(tofu.GoBinary())+string(os.PathListSeparator)+os.Getenv("PATH"),
 		// GoReleaser reads the commit only when the repository has a remote URL; a worktree or a fresh
 		// `git init` may have none, so one is given for its git commands alone (git's config-by-environment).
 		"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=remote.origin.url", "GIT_CONFIG_VALUE_0=https://github.com/objectstack-ai/terraform-provider-objectstack")

@@ -47,7 +47,7 @@ func TestReconcilerImage(t *testing.T) {
 	bin := filepath.Join(dir, "objectstack")
 	// The same flags as the package tests' builds (no -trimpath), so the compile cache is shared;
 	// `make image` adds -trimpath.
-	build := exec.CommandContext(ctx, goBinary(), "build", "-ldflags", "-s -w", "-o", bin, "./cmd/objectstack")
+	build := exec.CommandContext(ctx, tofu.GoBinary(), "build", "-ldflags", "-s -w", "-o", bin, "./cmd/objectstack")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if out, err := build.CombinedOutput(); err != nil {

@@ -1,7 +1,6 @@
 package release
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,14 +8,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
-	"time"
 
-	"github.com/objectstack-ai/terraform-provider-objectstack/internal/filelock"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tofu"
 )
 
@@ -38,57 +34,24 @@ var (
 
 // Build returns <repo>/bin/<name>, building it when it is missing or was built from other sources
 // (a stamp file beside it records a hash of the module's go.mod, go.sum and Go files). Parallel test
-// packages share one build through a lock file. A line on log says when a build starts and how long
-// it took (GoReleaser's cold build takes minutes).
+// packages share one build (tofu.BuildTool). A line on log says when a build starts and how long it
+// took (GoReleaser's cold build takes minutes).
 func (t Tool) Build(ctx context.Context, log io.Writer) (string, error) {
 	root, err := tofu.RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(root, "bin", exe(t.Name))
-	modDir := filepath.Join(root, filepath.FromSlash(t.Module))
-	want, err := sourceHash(modDir, t.Pkg)
+	want, err := sourceHash(filepath.Join(root, filepath.FromSlash(t.Module)), t.Pkg)
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", t.Name, err)
 	}
-	stamp := bin + ".stamp"
-	if upToDate(bin, stamp, want) {
-		return bin, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		return "", fmt.Errorf("build %s: %w", t.Name, err)
-	}
-	unlock, err := filelock.Lock(ctx, bin+".lock")
-	if err != nil {
-		return "", fmt.Errorf("build %s: %w", t.Name, err)
-	}
-	defer unlock()
-	if upToDate(bin, stamp, want) { // built by another process while we waited
-		return bin, nil
-	}
-	if log != nil {
-		fmt.Fprintf(log, "building %s into %s from %s ...\n", t.Name, bin, t.Module)
-	}
-	start := time.Now()
-	tmp := bin + ".tmp"
-	cmd := exec.CommandContext(ctx, goBinary(), "build", "-trimpath", "-o", tmp, t.Pkg)
-	cmd.Dir = modDir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=readonly")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build %s (go build %s in %s): %w\n%s", t.Name, t.Pkg, t.Module, err, out.String())
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		return "", fmt.Errorf("build %s: %w", t.Name, err)
-	}
-	if err := os.WriteFile(stamp, []byte(want+"\n"), 0o644); err != nil {
-		return "", fmt.Errorf("build %s: %w", t.Name, err)
-	}
-	if log != nil {
-		fmt.Fprintf(log, "built %s in %s\n", t.Name, time.Since(start).Round(time.Second))
-	}
-	return bin, nil
+	return tofu.BuildTool(ctx, log, tofu.ToolBuild{
+		Name: t.Name, Module: t.Module, Pkg: t.Pkg,
+		Flags: []string{"-trimpath"},
+		Env:   []string{"GOFLAGS=-mod=readonly"},
+		Ready: func(bin string) bool { return upToDate(bin, bin+".stamp", want) },
+		Done:  func(bin string) error { return os.WriteFile(bin+".stamp", []byte(want+"\n"), 0o644) },
+	})
 }
 
 func upToDate(bin, stamp, want string) bool {
@@ -134,21 +97,4 @@ func sourceHash(modDir, pkg string) (string, error) {
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func exe(name string) string {
-	if runtime.GOOS == "windows" {
-		return name + ".exe"
-	}
-	return name
-}
-
-// goBinary is the go command of the toolchain running this process, so tools build with the same Go.
-func goBinary() string {
-	if g := filepath.Join(runtime.GOROOT(), "bin", exe("go")); runtime.GOROOT() != "" {
-		if _, err := os.Stat(g); err == nil {
-			return g
-		}
-	}
-	return "go"
 }

@@ -2,7 +2,8 @@
 // building it (and tfplugindocs) from the separate tools module, building this provider, and writing
 // a CLI configuration that points OpenTofu at a locally built provider. The acceptance-test harness,
 // the quickstart, the docs generator and the Terraform benchmark all share it, so they agree on one
-// provider address and one way of obtaining the binaries.
+// provider address and one way of obtaining the binaries. Its BuildTool also builds the release
+// tools (internal/release), so every tool in bin/ is built the same way.
 package tofu
 
 import (
@@ -131,49 +132,84 @@ func TFPluginDocs(ctx context.Context, log io.Writer) (string, error) {
 }
 
 func toolBinary(ctx context.Context, log io.Writer, name, versionArg, pkg, what string) (string, error) {
+	return BuildTool(ctx, log, ToolBuild{
+		Name: name, Module: "tools", Pkg: pkg, What: what,
+		Ready: func(bin string) bool { return runnable(ctx, bin, versionArg) },
+	})
+}
+
+// ToolBuild describes a binary that BuildTool builds with `go build` into <repo>/bin/.
+type ToolBuild struct {
+	Name   string   // binary name in bin/, without .exe
+	Module string   // module folder to build in, relative to the repository root
+	Pkg    string   // package to build, as `go build` takes it inside Module
+	Flags  []string // further `go build` flags
+	Env    []string // further environment for `go build`
+	What   string   // what the log line calls it; Name when empty
+	// Ready reports whether the binary at bin can be used as it is.
+	Ready func(bin string) bool
+	// Done, when set, runs under the lock once a new binary is in place (to write a stamp beside it).
+	Done func(bin string) error
+}
+
+// BuildTool returns <repo>/bin/<Name>, building it unless Ready says it is usable. Parallel test
+// packages share one build through a lock file beside it, and Ready is asked again after waiting for
+// the lock since another process may have built it meanwhile. The binary is built under a temporary
+// name and renamed into place, so no process ever runs a half-written one.
+func BuildTool(ctx context.Context, log io.Writer, b ToolBuild) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(root, "bin", exe(name))
-	if runnable(ctx, bin, versionArg) {
+	bin := filepath.Join(root, "bin", exe(b.Name))
+	if b.Ready(bin) {
 		return bin, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		return "", fmt.Errorf("build %s: %w", name, err)
+		return "", fmt.Errorf("build %s: %w", b.Name, err)
 	}
 	unlock, err := filelock.Lock(ctx, bin+".lock")
 	if err != nil {
-		return "", fmt.Errorf("build %s: %w", name, err)
+		return "", fmt.Errorf("build %s: %w", b.Name, err)
 	}
 	defer unlock()
-	// Another process may have finished the build while we waited for the lock.
-	if runnable(ctx, bin, versionArg) {
+	if b.Ready(bin) {
 		return bin, nil
 	}
+	what := b.What
+	if what == "" {
+		what = b.Name
+	}
 	if log != nil {
-		fmt.Fprintf(log, "building %s into %s from the tools module ...\n", what, bin)
+		fmt.Fprintf(log, "building %s into %s from the %s module ...\n", what, bin, b.Module)
 	}
 	start := time.Now()
 	tmp := bin + ".tmp"
-	cmd := exec.CommandContext(ctx, goBinary(), "build", "-o", tmp, pkg)
-	cmd.Dir = filepath.Join(root, "tools")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off")
+	args := append(append([]string{"build"}, b.Flags...), "-o", tmp, b.Pkg)
+	cmd := exec.CommandContext(ctx, GoBinary(), args...)
+	cmd.Dir = filepath.Join(root, filepath.FromSlash(b.Module))
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off"), b.Env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build %s (go build %s in %s): %w\n%s", name, pkg, cmd.Dir, err, out.String())
+		return "", fmt.Errorf("build %s (go build %s in %s): %w\n%s", b.Name, b.Pkg, b.Module, err, out.String())
 	}
 	if err := os.Rename(tmp, bin); err != nil {
-		return "", fmt.Errorf("build %s: %w", name, err)
+		return "", fmt.Errorf("build %s: %w", b.Name, err)
+	}
+	if b.Done != nil {
+		if err := b.Done(bin); err != nil {
+			return "", fmt.Errorf("build %s: %w", b.Name, err)
+		}
 	}
 	if log != nil {
-		fmt.Fprintf(log, "built %s in %s\n", name, time.Since(start).Round(time.Second))
+		fmt.Fprintf(log, "built %s in %s\n", b.Name, time.Since(start).Round(time.Second))
 	}
 	return bin, nil
 }
 
-func goBinary() string {
+// GoBinary is the go command of the toolchain running this process, so tools build with the same Go.
+func GoBinary() string {
 	if g := filepath.Join(runtime.GOROOT(), "bin", exe("go")); runtime.GOROOT() != "" {
 		if _, err := os.Stat(g); err == nil {
 			return g
@@ -189,7 +225,7 @@ func BuildProvider(ctx context.Context, dir string) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, exe(ProviderBinary))
-	cmd := exec.CommandContext(ctx, goBinary(), "build", "-o", out, "./cmd/terraform-provider-objectstack")
+	cmd := exec.CommandContext(ctx, GoBinary(), "build", "-o", out, "./cmd/terraform-provider-objectstack")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var buf bytes.Buffer
