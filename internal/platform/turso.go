@@ -608,11 +608,17 @@ func (t *Turso) DeleteDatabase(ctx context.Context, name string) error {
 // CreateToken mints a database token. Scope and expiration travel as query parameters, which
 // is where the API reads them (a JSON body "authorization" is ignored).
 func (t *Turso) CreateToken(ctx context.Context, name string, opts TokenOptions) (Token, error) {
+	return t.createToken(ctx, "create token", "/databases/", name, opts, func(err error) error { return err })
+}
+
+// createToken validates opts, fills in their defaults and POSTs <kind>name/auth/tokens for a
+// database's or a group's token; op names the operation in errors and sentinel maps the API error.
+func (t *Turso) createToken(ctx context.Context, op, kind, name string, opts TokenOptions, sentinel func(error) error) (Token, error) {
 	if err := ValidateName(name); err != nil {
-		return Token{}, fmt.Errorf("create token: %w", err)
+		return Token{}, fmt.Errorf("%s: %w", op, err)
 	}
 	if err := validateTokenOptions(opts); err != nil {
-		return Token{}, fmt.Errorf("create token for %s: %w", name, err)
+		return Token{}, fmt.Errorf("%s for %s: %w", op, name, err)
 	}
 	scope := opts.Scope
 	if scope == "" {
@@ -625,16 +631,16 @@ func (t *Turso) CreateToken(ctx context.Context, name string, opts TokenOptions)
 	requested, _ := ParseExpiration(exp)
 	q := url.Values{"expiration": {exp}, "authorization": {string(scope)}}
 	now := time.Now()
-	r, err := t.send(ctx, t.retrying, http.MethodPost, "/databases/"+name+"/auth/tokens", q, nil)
+	r, err := t.send(ctx, t.retrying, http.MethodPost, kind+name+"/auth/tokens", q, nil)
 	if err != nil {
-		return Token{}, fmt.Errorf("create token for %s: %w", name, err)
+		return Token{}, fmt.Errorf("%s for %s: %w", op, name, sentinel(err))
 	}
 	var body struct {
 		JWT string `json:"jwt"`
 	}
 	if err := json.Unmarshal(r.body, &body); err != nil || body.JWT == "" {
 		// Never echo the body: it may hold a token in an unexpected shape.
-		return Token{}, fmt.Errorf("create token for %s: response has no jwt", name)
+		return Token{}, fmt.Errorf("%s for %s: response has no jwt", op, name)
 	}
 	t.red.add(body.JWT)
 	return Token{JWT: body.JWT, Expiration: tokenExpiry(body.JWT, requested, now)}, nil

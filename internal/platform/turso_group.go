@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 )
 
 var _ Groups = (*Turso)(nil)
@@ -218,35 +217,7 @@ func (t *Turso) Locations(ctx context.Context) (map[string]string, error) {
 
 // CreateGroupToken POSTs /groups/{g}/auth/tokens with the database token's query parameters.
 func (t *Turso) CreateGroupToken(ctx context.Context, group string, opts TokenOptions) (Token, error) {
-	if err := ValidateName(group); err != nil {
-		return Token{}, fmt.Errorf("create group token: %w", err)
-	}
-	if err := validateTokenOptions(opts); err != nil {
-		return Token{}, fmt.Errorf("create group token for %s: %w", group, err)
-	}
-	scope := opts.Scope
-	if scope == "" {
-		scope = ScopeFullAccess
-	}
-	exp := opts.Expiration
-	if exp == "" {
-		exp = "never"
-	}
-	requested, _ := ParseExpiration(exp)
-	q := url.Values{"expiration": {exp}, "authorization": {string(scope)}}
-	now := time.Now()
-	r, err := t.send(ctx, t.retrying, http.MethodPost, "/groups/"+group+"/auth/tokens", q, nil)
-	if err != nil {
-		return Token{}, fmt.Errorf("create group token for %s: %w", group, groupSentinel(err))
-	}
-	var body struct {
-		JWT string `json:"jwt"`
-	}
-	if err := json.Unmarshal(r.body, &body); err != nil || body.JWT == "" {
-		return Token{}, fmt.Errorf("create group token for %s: response has no jwt", group)
-	}
-	t.red.add(body.JWT)
-	return Token{JWT: body.JWT, Expiration: tokenExpiry(body.JWT, requested, now)}, nil
+	return t.createToken(ctx, "create group token", "/groups/", group, opts, groupSentinel)
 }
 
 // RotateGroupTokens POSTs /groups/{g}/auth/rotate.
