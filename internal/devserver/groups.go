@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // This file is the group half of the Platform API beyond create/get/list/delete (platform.go):
@@ -121,14 +118,24 @@ func (s *Server) groupRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+g+"/auth/rotate", s.apiAuth(s.rotateGroupTokens))
 }
 
+// pathGroupLocked returns the request path's group, answering Turso's 404 when it does not exist;
+// s.mu is held (read or write) by the caller, so the group cannot vanish before the caller uses it.
+func (s *Server) pathGroupLocked(w http.ResponseWriter, r *http.Request) (org, name string, ok bool) {
+	org, name = r.PathValue("org"), r.PathValue("group")
+	if !s.groupExistsLocked(org, name) {
+		writeError(w, http.StatusNotFound, "group not found")
+		return "", "", false
+	}
+	return org, name, true
+}
+
 // changeGroup runs fn on the path's group state under the write lock and saves it, answering
 // Turso's 404 for a missing group.
 func (s *Server) changeGroup(w http.ResponseWriter, r *http.Request, fn func(st *groupState, primary string) (int, string)) {
-	org, name := r.PathValue("org"), r.PathValue("group")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.groupExistsLocked(org, name) {
-		writeError(w, http.StatusNotFound, "group not found")
+	org, name, ok := s.pathGroupLocked(w, r)
+	if !ok {
 		return
 	}
 	_, primary := s.groupIdentityLocked(org, name)
@@ -173,11 +180,10 @@ func (s *Server) removeGroupLocation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getGroupConfiguration(w http.ResponseWriter, r *http.Request) {
-	org, name := r.PathValue("org"), r.PathValue("group")
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if !s.groupExistsLocked(org, name) {
-		writeError(w, http.StatusNotFound, "group not found")
+	org, name, ok := s.pathGroupLocked(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"delete_protection": s.groupStateLocked(org, name).deleteProtection})
@@ -199,37 +205,19 @@ func (s *Server) patchGroupConfiguration(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Server) createGroupToken(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	exp, err := parseExpiration(q.Get("expiration"), time.Now())
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "Invalid expiration format")
+	exp, readOnly, ok := tokenRequest(w, r)
+	if !ok {
 		return
 	}
-	access := "rw"
-	switch a := q.Get("authorization"); a {
-	case "", "full-access":
-	case "read-only":
-		access = "ro"
-	default:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid authorization %q: must be full-access or read-only", a))
-		return
-	}
-	org, name := r.PathValue("org"), r.PathValue("group")
 	s.mu.RLock()
-	exists := s.groupExistsLocked(org, name)
+	org, name, ok := s.pathGroupLocked(w, r)
 	uuid, _ := s.groupIdentityLocked(org, name)
 	gen := s.groupStateLocked(org, name).gen
 	s.mu.RUnlock()
-	if !exists {
-		writeError(w, http.StatusNotFound, "group not found")
+	if !ok {
 		return
 	}
-	c := dbClaims{Access: access, GroupID: uuid, Gen: gen}
-	c.IssuedAt = jwt.NewNumericDate(time.Now())
-	if exp != nil {
-		c.ExpiresAt = jwt.NewNumericDate(*exp)
-	}
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c).SignedString(s.tokens.priv)
+	tok, err := s.tokens.mintGroup(uuid, gen, readOnly, exp)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "could not create token")
 		return
@@ -238,11 +226,10 @@ func (s *Server) createGroupToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rotateGroupTokens(w http.ResponseWriter, r *http.Request) {
-	org, name := r.PathValue("org"), r.PathValue("group")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.groupExistsLocked(org, name) {
-		writeError(w, http.StatusNotFound, "group not found")
+	org, name, ok := s.pathGroupLocked(w, r)
+	if !ok {
 		return
 	}
 	if err := s.bumpGroupGenLocked(r.Context(), org, name); err != nil {

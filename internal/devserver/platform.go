@@ -427,20 +427,29 @@ func (s *Server) deleteDatabase(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"database": e.name})
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+// tokenRequest reads a token request's expiration and authorization query parameters, answering
+// Turso's 400 when one is invalid.
+func tokenRequest(w http.ResponseWriter, r *http.Request) (exp *time.Time, readOnly, ok bool) {
 	q := r.URL.Query()
 	exp, err := parseExpiration(q.Get("expiration"), time.Now())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "Invalid expiration format")
-		return
+		return nil, false, false
 	}
-	readOnly := false
 	switch a := q.Get("authorization"); a {
 	case "", "full-access":
 	case "read-only":
 		readOnly = true
 	default:
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid authorization %q: must be full-access or read-only", a))
+		return nil, false, false
+	}
+	return exp, readOnly, true
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	exp, readOnly, ok := tokenRequest(w, r)
+	if !ok {
 		return
 	}
 	e, gen := s.lookup(w, r)
@@ -648,22 +657,20 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
-	org, name := r.PathValue("org"), r.PathValue("group")
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if !s.groupExistsLocked(org, name) {
-		writeError(w, http.StatusNotFound, "group not found")
+	org, name, ok := s.pathGroupLocked(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"group": s.groupJSON(org, name)})
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	org, name := r.PathValue("org"), r.PathValue("group")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.groupExistsLocked(org, name) {
-		writeError(w, http.StatusNotFound, "group not found")
+	org, name, ok := s.pathGroupLocked(w, r)
+	if !ok {
 		return
 	}
 	if name == "default" {

@@ -41,7 +41,16 @@ func newTokenIssuer(seed []byte) *tokenIssuer {
 }
 
 func (t *tokenIssuer) mint(e *dbEntry, gen int64, readOnly bool, exp *time.Time) (string, error) {
-	c := dbClaims{Access: "rw", DB: e.name, DBID: e.dbID, Gen: gen}
+	return t.sign(dbClaims{DB: e.name, DBID: e.dbID, Gen: gen}, readOnly, exp)
+}
+
+// mintGroup signs a group token: valid for every database of the group while the group's gen holds.
+func (t *tokenIssuer) mintGroup(groupID string, gen int64, readOnly bool, exp *time.Time) (string, error) {
+	return t.sign(dbClaims{GroupID: groupID, Gen: gen}, readOnly, exp)
+}
+
+func (t *tokenIssuer) sign(c dbClaims, readOnly bool, exp *time.Time) (string, error) {
+	c.Access = "rw"
 	if readOnly {
 		c.Access = "ro"
 	}
@@ -51,7 +60,7 @@ func (t *tokenIssuer) mint(e *dbEntry, gen int64, readOnly bool, exp *time.Time)
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c).SignedString(t.priv)
 	if err != nil {
-		return "", fmt.Errorf("sign database token: %w", err)
+		return "", fmt.Errorf("sign token: %w", err)
 	}
 	return s, nil
 }
