@@ -326,6 +326,14 @@ func (s *Server) createFile(ctx context.Context, e *dbEntry, src string) error {
 		if err := s.copyDatabase(ctx, src, e.path); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
+		// A byte copy of a WAL-mode database is in WAL mode already (the mode is in the file header);
+		// opening it to say so again would parse its whole schema for nothing.
+		if wal, err := sqlitefile.WALMode(e.path); err != nil {
+			_ = sqlitefile.Remove(e.path)
+			return fmt.Errorf("seed: %w", err)
+		} else if wal {
+			return nil
+		}
 	}
 	c, err := openSQLite(e.path, int(s.opts.BusyTimeout/time.Millisecond))
 	if err != nil {

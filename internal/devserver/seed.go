@@ -113,18 +113,38 @@ func (s *Server) snapshot(ctx context.Context, e *dbEntry) error {
 	return err
 }
 
-// copyDatabase writes a consistent copy of the database at src to dst, owner-only.
+// copyDatabase writes a consistent copy of the database at src to dst, owner-only. A source with
+// nothing in its write-ahead log — a template, once checkpointed — is copied byte for byte without
+// opening it: a connection would parse its whole schema (its first pragma needs it) for nothing.
 func (s *Server) copyDatabase(ctx context.Context, src, dst string) error {
-	c, err := openSQLite(src, int(s.opts.BusyTimeout/time.Millisecond))
-	if err != nil {
+	var c *sqliteConn
+	defer func() {
+		if c != nil {
+			c.close()
+		}
+	}()
+	open := func() error {
+		if c != nil {
+			return nil
+		}
+		var err error
+		c, err = openSQLite(src, int(s.opts.BusyTimeout/time.Millisecond))
 		return err
 	}
-	defer c.close()
-	// Pooled connections keep a database's log around: fold it into the file (a no-op when it is empty,
-	// and refused harmlessly while a stream reads or writes), so that an idle source — a template — is
-	// copied byte for byte instead of rebuilt table by table.
-	_ = c.execScript(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	if sqlitefile.HasLog(src) {
+		// Pooled connections keep a database's log around: fold it into the file (refused harmlessly
+		// while a stream reads or writes), so that an idle source — a template — is copied byte for
+		// byte instead of rebuilt table by table. TRUNCATE leaves the log empty, so the next copy of
+		// an idle source skips this.
+		if err := open(); err != nil {
+			return err
+		}
+		_ = c.execScript(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	}
 	return sqlitefile.Copy(ctx, src, dst, func(ctx context.Context, dst string) error {
+		if err := open(); err != nil {
+			return err
+		}
 		if err := c.execScript(ctx, "VACUUM INTO '"+strings.ReplaceAll(dst, "'", "''")+"'"); err != nil {
 			return fmt.Errorf("copy database: %w", err)
 		}

@@ -86,6 +86,34 @@ func copyQuiescent(src, dst string) (ok bool, err error) {
 	return true, nil
 }
 
+// HasLog reports whether the SQLite database src may have content in its write-ahead log: its -wal
+// file is not empty, or could not be examined.
+func HasLog(src string) bool {
+	fi, err := os.Stat(src + "-wal")
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	return err != nil || fi.Size() > 0
+}
+
+// WALMode reports whether the SQLite database file at path is in write-ahead-log mode, as its header
+// says (file format read and write versions 2). An empty file — a database not yet written — is not.
+func WALMode(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var h [20]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	return string(h[:16]) == "SQLite format 3\x00" && h[18] == 2 && h[19] == 2, nil
+}
+
 // quiescentStamp is the source file's size and modification time, when its -wal holds nothing.
 func quiescentStamp(src string) (string, bool) {
 	if fi, err := os.Stat(src + "-wal"); err == nil && fi.Size() > 0 {
