@@ -3,7 +3,6 @@ package resources
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
@@ -48,17 +47,8 @@ func (e *groupTokenEphemeral) Schema(_ context.Context, _ ephemeral.SchemaReques
 				Required:            true,
 				Validators:          []validator.String{stringvalidator.RegexMatches(groupNameRE, groupNameRule)},
 			},
-			"scope": schema.StringAttribute{
-				MarkdownDescription: "`full-access` or `read-only`.",
-				Required:            true,
-				Validators:          []validator.String{stringvalidator.OneOf(string(platform.ScopeFullAccess), string(platform.ScopeReadOnly))},
-			},
-			"expiration": schema.StringAttribute{
-				MarkdownDescription: "Lifetime in Turso's form (`30m`, `12h`, `7d`, `2w1d`, or `never`). Default: `" + DefaultTokenExpiration + "`.",
-				Optional:            true,
-				Validators: []validator.String{stringvalidator.RegexMatches(expirationRE,
-					"must be unit groups like 30m, 12h, 7d, 2w1d (units w, d, h, m, s) or never")},
-			},
+			"scope":      tokenScopeAttribute(""),
+			"expiration": tokenExpirationAttribute(),
 			"token":      schema.StringAttribute{Computed: true, Sensitive: true, MarkdownDescription: "The group token (a JWT). Secret."},
 			"expires_at": schema.StringAttribute{Computed: true, MarkdownDescription: "When the token expires (RFC 3339, UTC); empty when it does not."},
 		},
@@ -80,10 +70,7 @@ func (e *groupTokenEphemeral) Open(ctx context.Context, req ephemeral.OpenReques
 		resp.Diagnostics.AddError("Groups are not available", err.Error())
 		return
 	}
-	exp := DefaultTokenExpiration
-	if !m.Expiration.IsNull() {
-		exp = m.Expiration.ValueString()
-	}
+	exp := tokenExpiration(m.Expiration)
 	name := m.Group.ValueString()
 	tok, err := g.CreateGroupToken(ctx, name, platform.TokenOptions{Scope: platform.TokenScope(m.Scope.ValueString()), Expiration: exp})
 	if err != nil {
@@ -92,9 +79,6 @@ func (e *groupTokenEphemeral) Open(ctx context.Context, req ephemeral.OpenReques
 	}
 	m.Expiration = types.StringValue(exp)
 	m.Token = types.StringValue(tok.JWT)
-	m.ExpiresAt = types.StringValue("")
-	if tok.Expiration != nil {
-		m.ExpiresAt = types.StringValue(tok.Expiration.UTC().Format(time.RFC3339))
-	}
+	m.ExpiresAt = tokenExpiresAt(tok)
 	resp.Diagnostics.Append(resp.Result.Set(ctx, &m)...)
 }

@@ -57,18 +57,8 @@ func (e *tenantTokenEphemeral) Schema(_ context.Context, _ ephemeral.SchemaReque
 				Required:            true,
 				Validators:          []validator.String{stringvalidator.RegexMatches(tenantIDRE, tenantIDRule)},
 			},
-			"scope": schema.StringAttribute{
-				MarkdownDescription: "`full-access` or `read-only`. Suspended tenants only get `read-only` tokens.",
-				Required:            true,
-				Validators:          []validator.String{stringvalidator.OneOf(string(platform.ScopeFullAccess), string(platform.ScopeReadOnly))},
-			},
-			"expiration": schema.StringAttribute{
-				MarkdownDescription: "Lifetime in Turso's form: unit groups such as `30m`, `12h`, `7d`, `2w1d`, or `never`. " +
-					"Default: `" + DefaultTokenExpiration + "`.",
-				Optional: true,
-				Validators: []validator.String{stringvalidator.RegexMatches(expirationRE,
-					"must be unit groups like 30m, 12h, 7d, 2w1d (units w, d, h, m, s) or never")},
-			},
+			"scope":      tokenScopeAttribute(" Suspended tenants only get `read-only` tokens."),
+			"expiration": tokenExpirationAttribute(),
 			"token": schema.StringAttribute{
 				MarkdownDescription: "The database token (a JWT). Secret.",
 				Computed:            true,
@@ -98,10 +88,7 @@ func (e *tenantTokenEphemeral) Open(ctx context.Context, req ephemeral.OpenReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	exp := DefaultTokenExpiration
-	if !m.Expiration.IsNull() {
-		exp = m.Expiration.ValueString()
-	}
+	exp := tokenExpiration(m.Expiration)
 	id := m.TenantID.ValueString()
 	t, err := e.client.Tenants.Get(ctx, id)
 	if err != nil {
@@ -116,9 +103,42 @@ func (e *tenantTokenEphemeral) Open(ctx context.Context, req ephemeral.OpenReque
 	m.Expiration = types.StringValue(exp)
 	m.Token = types.StringValue(tok.JWT)
 	m.DatabaseURL = types.StringValue(t.DatabaseURL)
-	m.ExpiresAt = types.StringValue("")
-	if tok.Expiration != nil {
-		m.ExpiresAt = types.StringValue(tok.Expiration.UTC().Format(time.RFC3339))
-	}
+	m.ExpiresAt = tokenExpiresAt(tok)
 	resp.Diagnostics.Append(resp.Result.Set(ctx, &m)...)
+}
+
+// The attributes and values both token ephemeral resources (tenant and group) share.
+
+func tokenScopeAttribute(more string) schema.StringAttribute {
+	return schema.StringAttribute{
+		MarkdownDescription: "`full-access` or `read-only`." + more,
+		Required:            true,
+		Validators:          []validator.String{stringvalidator.OneOf(string(platform.ScopeFullAccess), string(platform.ScopeReadOnly))},
+	}
+}
+
+func tokenExpirationAttribute() schema.StringAttribute {
+	return schema.StringAttribute{
+		MarkdownDescription: "Lifetime in Turso's form: unit groups such as `30m`, `12h`, `7d`, `2w1d`, or `never`. " +
+			"Default: `" + DefaultTokenExpiration + "`.",
+		Optional: true,
+		Validators: []validator.String{stringvalidator.RegexMatches(expirationRE,
+			"must be unit groups like 30m, 12h, 7d, 2w1d (units w, d, h, m, s) or never")},
+	}
+}
+
+// tokenExpiration is the configured lifetime, or DefaultTokenExpiration when none is set.
+func tokenExpiration(v types.String) string {
+	if v.IsNull() {
+		return DefaultTokenExpiration
+	}
+	return v.ValueString()
+}
+
+// tokenExpiresAt is expires_at: RFC 3339 in UTC, empty for a token that does not expire.
+func tokenExpiresAt(tok platform.Token) types.String {
+	if tok.Expiration == nil {
+		return types.StringValue("")
+	}
+	return types.StringValue(tok.Expiration.UTC().Format(time.RFC3339))
 }
