@@ -1,39 +1,12 @@
 package devserver
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-// assertPrivateTree fails for every file under dir that group or others may access and every
-// folder that is not 0700.
-func assertPrivateTree(t *testing.T, dir string) (files int) {
-	t.Helper()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch perm := fi.Mode().Perm(); {
-		case d.IsDir() && perm != 0o700:
-			t.Errorf("folder %s has mode %04o, want 0700", p, perm)
-		case !d.IsDir() && perm&0o077 != 0:
-			t.Errorf("file %s has mode %04o: readable beyond its owner", p, perm)
-		case !d.IsDir():
-			files++
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/filemodetest"
+)
 
 // TestDataFilesArePrivate: devserver.db holds the Ed25519 seed that signs every database token
 // and the database files hold the data; any local user could read both (0644 files in 0755
@@ -68,9 +41,9 @@ func TestDataFilesArePrivate(t *testing.T) {
 	stmtResultOf(t, results(t, m)[0])
 
 	// While the server runs, WAL and shared-memory files exist too.
-	if n := assertPrivateTree(t, dir); n < 5 {
+	if n := filemodetest.AssertPrivateTree(t, dir); n < 5 {
 		t.Fatalf("only %d files under the data dir; the test did not see the databases", n)
 	}
 	ts.run.Stop()
-	assertPrivateTree(t, dir)
+	filemodetest.AssertPrivateTree(t, dir)
 }

@@ -1,42 +1,14 @@
 package tenant_test
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/filemodetest"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 )
-
-// assertPrivateTree fails for every file under dir that group or others may access and every
-// folder that is not 0700; it returns how many files it saw.
-func assertPrivateTree(t *testing.T, dir string) (files int) {
-	t.Helper()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch perm := fi.Mode().Perm(); {
-		case d.IsDir() && perm != 0o700:
-			t.Errorf("folder %s has mode %04o, want 0700", p, perm)
-		case !d.IsDir() && perm&0o077 != 0:
-			t.Errorf("file %s has mode %04o: readable beyond its owner", p, perm)
-		case !d.IsDir():
-			files++
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
 
 // TestDataDirIsPrivate: the control plane (sealed tokens, tenant registry) was created 0644 by
 // SQLite, readable by any local user. Every file the service and the local backend write is now
@@ -59,11 +31,11 @@ func TestDataDirIsPrivate(t *testing.T) {
 			if err := s.Destroy(ctx, "gone", tenant.DestroyOptions{Immediate: true, Backup: true}); err != nil {
 				t.Fatal(err)
 			}
-			if n := assertPrivateTree(t, e.dataDir); n < 3 { // control.db (+ WAL, SHM), secret.key, a backup
+			if n := filemodetest.AssertPrivateTree(t, e.dataDir); n < 3 { // control.db (+ WAL, SHM), secret.key, a backup
 				t.Fatalf("only %d files under the data dir: the test saw nothing", n)
 			}
 			if l, ok := e.plat.(*platform.Local); ok {
-				if n := assertPrivateTree(t, l.Dir()); n < 1 {
+				if n := filemodetest.AssertPrivateTree(t, l.Dir()); n < 1 {
 					t.Fatal("no tenant database under the local backend's folder")
 				}
 			}
