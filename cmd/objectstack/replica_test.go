@@ -88,8 +88,12 @@ func deploymentsOf(t *testing.T, path, owner string) int {
 // SIGKILLed mid-rollout while it holds leases. The survivor takes a's tenants over once their leases run
 // out — without waiting for its poll — and every tenant ends Ready with exactly one deployment of the
 // revision. The time bound is a generous upper limit (the old behaviour was ten minutes).
+//
+// The rollout is an index on a column every tenant holds rows in, so each tenant takes a while to migrate
+// and both replicas have tenants to take whichever starts first (with empty tables a replica that started
+// a little late, on a busy machine, could find the other had already migrated everyone).
 func TestReplicaKilledMidRolloutSurvivorTakesOver(t *testing.T) {
-	const tenants, ttl = 40, 2 * time.Second
+	const tenants, ttl, rows = 40, 2 * time.Second, 10000
 	data := t.TempDir()
 	env := []string{"OBJECTSTACK_SECRET_KEY="}
 	t.Setenv("OBJECTSTACK_SECRET_KEY", "")
@@ -100,14 +104,36 @@ func TestReplicaKilledMidRolloutSurvivorTakesOver(t *testing.T) {
 	}
 	repo := filepath.Join(t.TempDir(), "gitops")
 	gitRun(t, t.TempDir(), "init", "-q", "-b", "main", repo)
+	note := "name: note\nlabel: Note\nfields:\n  title: { type: text, label: Title, index: true }\n  body: { type: textarea, label: Body%s }\n"
 	writeFiles(t, repo, map[string]string{
 		"objectstack.yaml":               "apiVersion: objectstack.ai/v1\ntargets:\n  - name: prod\n    bundles: [core]\n    selector: {labels: {env: prod}}\n",
 		"bundles/core/bundle.yaml":       "name: core\nversion: 1.0.0\nobjects: [note, tag]\n",
-		"bundles/core/objects/note.yaml": "name: note\nlabel: Note\nfields:\n  title: { type: text, label: Title, index: true }\n  body: { type: textarea, label: Body }\n",
+		"bundles/core/objects/note.yaml": fmt.Sprintf(note, ""),
 		"bundles/core/objects/tag.yaml":  "name: tag\nlabel: Tag\nfields:\n  name: { type: text, label: Name, unique: true }\n",
 	})
 	gitRun(t, repo, "add", "-A")
 	gitRun(t, repo, "commit", "-q", "-m", "core 1.0.0")
+	if _, stderr, code := runCLI(t, "reconcile", "--once", "--repo", repo, "--data-dir", data); code != 0 {
+		t.Fatalf("first rollout: %d %s", code, stderr)
+	}
+	dbPath := func(i int) string { return filepath.Join(data, "databases", fmt.Sprintf("t-%02d.db", i)) }
+	for i := range tenants {
+		db, err := database.Open(dbPath(i), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+INSERT INTO note (id, title, body) SELECT 'n' || i, 'note ' || i, hex(randomblob(16)) FROM n`, rows)
+		db.Close()
+		if err != nil {
+			t.Fatalf("fill t-%02d: %v", i, err)
+		}
+	}
+	writeFiles(t, repo, map[string]string{
+		"bundles/core/bundle.yaml":       "name: core\nversion: 1.1.0\nobjects: [note, tag]\n",
+		"bundles/core/objects/note.yaml": fmt.Sprintf(note, ", index: true"),
+	})
+	gitRun(t, repo, "commit", "-q", "-am", "core 1.1.0: index note.body")
 	head := gitRun(t, repo, "rev-parse", "HEAD")
 
 	replica := func(id string) *cliProcess {
@@ -165,8 +191,8 @@ func TestReplicaKilledMidRolloutSurvivorTakesOver(t *testing.T) {
 		t.Fatalf("the survivor migrated nothing; its log:\n%s", b.stderr.String())
 	}
 	for i := range tenants {
-		if n := deploymentsOf(t, filepath.Join(data, "databases", fmt.Sprintf("t-%02d.db", i)), "bundle:core"); n != 1 {
-			t.Fatalf("t-%02d has %d deployments of bundle:core, want exactly 1 (status %+v)", i, n, last)
+		if n := deploymentsOf(t, dbPath(i), "bundle:core"); n != 2 {
+			t.Fatalf("t-%02d has %d deployments of bundle:core, want exactly 2 (1.0.0 and 1.1.0; status %+v)", i, n, last)
 		}
 	}
 	if code := b.stop(t); code != 0 {

@@ -1,3 +1,4 @@
-// Package filelock owns the cross-process lock on a file that lets parallel test packages (each its
-// own process) share one build of a tool instead of racing to write the same binary.
+// Package filelock owns the cross-process lock on a file: parallel test packages (each its own
+// process) share one build of a tool through it, and reconciler replicas sharing a data folder take
+// turns on their Git mirror.
 package filelock

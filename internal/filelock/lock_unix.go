@@ -18,6 +18,7 @@ func Lock(ctx context.Context, path string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
+	wait := 10 * time.Millisecond
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
@@ -31,7 +32,9 @@ func Lock(ctx context.Context, path string) (func(), error) {
 		case <-ctx.Done():
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(wait):
 		}
+		// Short holders (a fetch) are waited for briefly; long ones (a tool build) are not polled hard.
+		wait = min(2*wait, 500*time.Millisecond)
 	}
 }

@@ -32,6 +32,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/filelock"
 )
 
 // TokenEnv is the environment variable an HTTPS token is read from when no token file is given.
@@ -97,7 +99,6 @@ type Source struct {
 	followHEAD bool
 
 	mu   sync.Mutex
-	repo *git.Repository
 	last Revision
 }
 
@@ -322,10 +323,9 @@ func (s *Source) Last() Revision {
 	return s.last
 }
 
+// open opens the mirror afresh on every fetch: another replica sharing the data folder may have fetched
+// into it since, and a go-git repository opened earlier would not see the packs that replica wrote.
 func (s *Source) open() (*git.Repository, error) {
-	if s.repo != nil {
-		return s.repo, nil
-	}
 	for _, dir := range s.legacy {
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, fmt.Errorf("source: remove a mirror that stored credentials: %w", redactErr(err, s.secrets...))
@@ -354,7 +354,6 @@ func (s *Source) open() (*git.Repository, error) {
 			}
 		}
 	}
-	s.repo = repo
 	return repo, nil
 }
 
@@ -363,6 +362,17 @@ func (s *Source) open() (*git.Repository, error) {
 func (s *Source) Fetch(ctx context.Context) (rev Revision, changed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Replicas on one host may share the data folder, and with it the mirror and the checkouts: the lock
+	// keeps one process's fetch and export from tearing another's (a half-written pack, a checkout renamed
+	// away mid-write).
+	if err := os.MkdirAll(filepath.Dir(s.mirror), 0o700); err != nil {
+		return Revision{}, false, fmt.Errorf("source: create mirror: %w", err)
+	}
+	unlock, err := filelock.Lock(ctx, s.mirror+".lock")
+	if err != nil {
+		return Revision{}, false, fmt.Errorf("source: %w", err)
+	}
+	defer unlock()
 	repo, err := s.open()
 	if err != nil {
 		return Revision{}, false, err
@@ -516,9 +526,17 @@ func (s *Source) export(commit *object.Commit) (string, string, error) {
 	dir := filepath.Join(s.out, commit.Hash.String())
 	_, statErr := os.Stat(dir)
 	write := statErr != nil
-	tmp := dir + ".tmp"
+	var tmp string
 	if write {
-		_ = os.RemoveAll(tmp)
+		// A folder of its own per export, so nothing else (an older version of this program, or a process
+		// where the file lock is unavailable) can write into it or rename it away.
+		if err := os.MkdirAll(s.out, 0o700); err != nil {
+			return "", "", fmt.Errorf("source: export: %w", err)
+		}
+		if tmp, err = os.MkdirTemp(s.out, commit.Hash.String()+".tmp-"); err != nil {
+			return "", "", fmt.Errorf("source: export: %w", err)
+		}
+		defer os.RemoveAll(tmp) // gone after the rename; left over only when the export failed
 	}
 	h := sha256.New()
 	for _, e := range files {
@@ -549,11 +567,11 @@ func (s *Source) export(commit *object.Commit) (string, string, error) {
 		}
 	}
 	if write {
-		if err := os.MkdirAll(tmp, 0o700); err != nil {
-			return "", "", fmt.Errorf("source: export: %w", err)
-		}
 		if err := os.Rename(tmp, dir); err != nil {
-			return "", "", fmt.Errorf("source: export: %w", err)
+			// The checkout is named by its commit: one another process finished first holds the same files.
+			if _, statErr := os.Stat(dir); statErr != nil {
+				return "", "", fmt.Errorf("source: export: %w", err)
+			}
 		}
 		s.prune(commit.Hash.String())
 	}

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
@@ -260,5 +262,61 @@ func TestURLCredentialsAreTakenOut(t *testing.T) {
 	}
 	if _, err := New(Options{URL: "https://" + tok + "@github.com/%zz", DataDir: t.TempDir()}); err == nil || strings.Contains(err.Error(), tok) {
 		t.Errorf("an unparseable URL: %v", err)
+	}
+}
+
+// TestReplicasSharingADataFolderFetchTogether: two reconcile replicas on one host given the same
+// --data-dir share the mirror and the checkouts. Both fetching each new commit at the same moment used to
+// fail one of them ("source: export: rename …tmp …") — one process's export renamed or removed the folder
+// the other was writing — and that replica sat out the rollout until its retry. Every fetch must succeed
+// with the commit's whole tree, and no temporary folder may be left behind.
+func TestReplicasSharingADataFolderFetchTogether(t *testing.T) {
+	ctx := context.Background()
+	remote := gittest.New(t)
+	data := t.TempDir()
+	const replicas, commits = 3, 5
+	var srcs []*Source
+	for range replicas {
+		src, err := New(Options{URL: remote.Bare, DataDir: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, src)
+	}
+	for i := range commits {
+		files := map[string][]byte{"objectstack.yaml": []byte("apiVersion: objectstack.ai/v1\n")}
+		for j := range 30 { // enough files that two exports overlap
+			files[fmt.Sprintf("bundles/b%02d/bundle.yaml", j)] = []byte(fmt.Sprintf("name: b%02d\nversion: 1.0.%d\n", j, i))
+		}
+		remote.Write(files)
+		want := remote.Commit(fmt.Sprintf("commit %d", i))
+		var wg sync.WaitGroup
+		errs := make([]error, replicas)
+		revs := make([]Revision, replicas)
+		for r, src := range srcs {
+			wg.Go(func() { revs[r], _, errs[r] = src.Fetch(ctx) })
+		}
+		wg.Wait()
+		for r := range replicas {
+			if errs[r] != nil {
+				t.Fatalf("commit %d: replica %d: %v", i, r, errs[r])
+			}
+			if revs[r].Commit != want || revs[r].Digest != revs[0].Digest {
+				t.Fatalf("commit %d: replica %d resolved %+v, want %s with replica 0's digest %s", i, r, revs[r], want, revs[0].Digest)
+			}
+			got, err := os.ReadFile(filepath.Join(revs[r].Dir, "bundles", "b29", "bundle.yaml"))
+			if err != nil || !strings.Contains(string(got), fmt.Sprintf("1.0.%d\n", i)) {
+				t.Fatalf("commit %d: replica %d's checkout: %q %v", i, r, got, err)
+			}
+		}
+	}
+	entries, err := os.ReadDir(filepath.Dir(srcs[0].Last().Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("temporary checkout %s left behind", e.Name())
+		}
 	}
 }
