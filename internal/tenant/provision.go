@@ -60,6 +60,7 @@ func (s *Service) Provision(ctx context.Context, req Request) (*Result, error) {
 	// completed it. The loser waits for the winner and then finds the tenant active (or resumes a run
 	// that failed, or one whose process died: its claim expires).
 	holder := newClaimHolder()
+	claimedAt := time.Now() // before the claim is taken: the renewal errs on the early side
 	if err := s.claimProvisioning(ctx, id, holder); err != nil {
 		return nil, fmt.Errorf("provision tenant %s: %w", id, err)
 	}
@@ -86,7 +87,7 @@ func (s *Service) Provision(ctx context.Context, req Request) (*Result, error) {
 		r.DisplayName, r.Plan, r.Labels, r.Quotas, r.adminEmail = req.DisplayName, req.Plan, req.Labels, req.Quotas, req.AdminEmail
 		r.Status, r.Error = StatusProvisioning, ""
 	}
-	p := &pipeline{s: s, r: r, req: req, created: created, seeded: -1, claim: holder}
+	p := &pipeline{s: s, r: r, req: req, created: created, seeded: -1, claim: holder, claimedAt: claimedAt}
 	defer p.close()
 	res, err := p.run(ctx)
 	res.TotalDurationMs = time.Since(start).Milliseconds()
@@ -148,7 +149,9 @@ type pipeline struct {
 	r       *row
 	req     Request
 	created bool   // the registry row was inserted by this run
-	claim   string // the provisioning claim this run holds, renewed after every step
+	claim   string // the provisioning claim this run holds, renewed after a step when a quarter of its TTL has passed
+	// claimedAt is when the claim was last taken or renewed.
+	claimedAt time.Time
 
 	dbInfo *platform.Database
 	tok    platform.Token
@@ -206,10 +209,15 @@ func (p *pipeline) run(ctx context.Context) (*Result, error) {
 			step.Status, step.Error = StepFailed, err.Error()
 			return p.fail(ctx, st.name, err)
 		}
-		// Renew the claim: a slow platform (creating a database on Turso) must not let a waiting process
-		// take over a run that is alive.
-		if _, err := s.store.claim(ctx, r.ID, p.claim, provisionClaimTTL); err != nil {
-			s.log.Warn("renew provisioning claim", "tenant", r.ID, "error", err)
+		// Renew the claim once a good part of it has passed: a slow platform (creating a database on Turso)
+		// must not let a waiting process take over a run that is alive. A fast run never renews — each renewal
+		// is a control-plane write and read, a round trip each when the control plane is remote.
+		if time.Since(p.claimedAt) > provisionClaimTTL/4 {
+			if _, err := s.store.claim(ctx, r.ID, p.claim, provisionClaimTTL); err != nil {
+				s.log.Warn("renew provisioning claim", "tenant", r.ID, "error", err)
+			} else {
+				p.claimedAt = time.Now()
+			}
 		}
 		if s.afterStep != nil {
 			if err := s.afterStep(st.name); err != nil {
@@ -282,24 +290,35 @@ func (p *pipeline) createDatabase(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if !adopted {
+	// A seeded run that died after the platform's copy and before its claim left that copy behind: the
+	// re-run finishes it as the first run would have, rather than refusing a database that is not empty.
+	resumeCopy := false
+	if adopted && p.req.SeedDatabase != "" {
+		if resumeCopy, err = p.unclaimedCopy(ctx, db); err != nil {
+			db.Close()
+			return false, fmt.Errorf("database %s: %w", r.DatabaseName, err)
+		}
+	}
+	claimed := false
+	if !adopted || resumeCopy {
 		init := p.initFresh
 		if p.req.SeedDatabase != "" {
 			init = p.initSeeded
 		}
-		done, err := init(ctx, db)
-		if err != nil {
+		if claimed, err = init(ctx, db); err != nil {
 			db.Close()
 			return false, fmt.Errorf("database %s: %w", r.DatabaseName, err)
 		}
-		if done {
+		if claimed && !adopted {
 			p.dbInfo, p.tok, p.db = d, tok, db
 			return false, nil
 		}
 	}
-	if err := claimOwnership(ctx, db, r.ID, !adopted); err != nil {
-		db.Close()
-		return false, fmt.Errorf("database %s: %w", r.DatabaseName, err)
+	if !claimed {
+		if err := claimOwnership(ctx, db, r.ID, !adopted); err != nil {
+			db.Close()
+			return false, fmt.Errorf("database %s: %w", r.DatabaseName, err)
+		}
 	}
 	if adopted && limit > 0 {
 		if err := s.plat.Configure(ctx, r.DatabaseName, platform.Configuration{SizeLimitBytes: &limit}); err != nil {

@@ -170,3 +170,76 @@ func TestRestoreBeforeDestructiveDeployment(t *testing.T) {
 		})
 	}
 }
+
+// TestSeededRunThatDiedBeforeItsClaimResumes: `tenant create --seed-database tmpl` died (or lost its
+// connection) after the platform had copied the template but before the run's one batch claimed the
+// copy. Running the same command again used to fail for good — "database already holds N tables and
+// no ObjectStack tenant marker; refusing to adopt it" — leaving the user to delete the database by
+// hand. The re-run must recognise the unclaimed copy, verify it and finish, also when the template is
+// a tenant's database (its marker travels with the copy); a database that is no copy is still refused.
+func TestSeededRunThatDiedBeforeItsClaimResumes(t *testing.T) {
+	for _, backend := range backendNames {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			ctx := testCtx(t)
+			s := e.service(t)
+			b := testBundle(3, true)
+			if _, err := s.CreateTemplate(ctx, "tmpl-crm-v1", b); err != nil {
+				t.Fatal(err)
+			}
+			mustProvision(t, ctx, s, withBundle(req("acme"), b))
+			for _, tc := range []struct{ id, template string }{{"beta", "tmpl-crm-v1"}, {"gamma", s.DatabaseName("acme")}} {
+				// What the dead run left: the platform's copy, unclaimed.
+				if _, err := e.plat.CreateDatabase(ctx, platform.CreateOptions{Name: s.DatabaseName(tc.id),
+					Seed: &platform.Seed{Type: platform.SeedTypeDatabase, Database: tc.template}}); err != nil {
+					t.Fatal(err)
+				}
+				r := withBundle(req(tc.id), b)
+				r.SeedDatabase = tc.template
+				res, err := s.Provision(ctx, r)
+				if err != nil || res.Status != tenant.StatusActive {
+					t.Fatalf("%s: re-run of a seeded provisioning: %v (%+v)", tc.id, err, res)
+				}
+				db, err := s.DB(ctx, tc.id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var owner string
+				if err := db.QueryRowContext(ctx, `SELECT tenant_id FROM _objectstack_tenant`).Scan(&owner); err != nil || owner != tc.id {
+					t.Fatalf("%s: marker = %q, %v", tc.id, owner, err)
+				}
+				if p, err := schema.PlanOwner(ctx, db, schema.BundleOwner("crm"), b.Objects, schema.PlanOptions{}); err != nil || !p.UpToDate {
+					t.Fatalf("%s: second plan not empty: %v %+v", tc.id, err, p)
+				}
+				if n := count(t, ctx, db, "obj_00"); n != 2 {
+					t.Fatalf("%s: %d obj_00 rows, want the template's 2", tc.id, n)
+				}
+			}
+			// A database that is not a copy of the template (someone else's tables) is still not adopted.
+			if _, err := e.plat.CreateDatabase(ctx, platform.CreateOptions{Name: s.DatabaseName("delta")}); err != nil {
+				t.Fatal(err)
+			}
+			foreign, err := s.Platform().GetDatabase(ctx, s.DatabaseName("delta"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := e.plat.CreateToken(ctx, foreign.Name, platform.TokenOptions{Scope: platform.ScopeFullAccess})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fdb, err := platform.Open(e.plat, foreign, tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fdb.Close()
+			if _, err := fdb.ExecContext(ctx, `CREATE TABLE invoices (id INTEGER PRIMARY KEY)`); err != nil {
+				t.Fatal(err)
+			}
+			r := withBundle(req("delta"), b)
+			r.SeedDatabase = "tmpl-crm-v1"
+			if _, err := s.Provision(ctx, r); !errors.Is(err, tenant.ErrConflict) {
+				t.Fatalf("seeded provisioning onto a foreign database: %v; want ErrConflict", err)
+			}
+		})
+	}
+}

@@ -98,6 +98,44 @@ func (p *pipeline) initSeeded(ctx context.Context, db *sql.DB) (done bool, err e
 	return true, nil
 }
 
+// unclaimedCopy reports whether db, found existing by a seeded run, is the platform's copy of the template
+// that an earlier run made and then died (or lost its connection) before claiming: ObjectStack's registry
+// is in it and it carries the template's marker — none for a template CreateTemplate made, a tenant's when
+// a tenant's database is the template (the template is read only then). Anything else takes the careful
+// path, which refuses a database that is not ours.
+func (p *pipeline) unclaimedCopy(ctx context.Context, db *sql.DB) (bool, error) {
+	owner, err := readMarker(ctx, db)
+	if err != nil || owner == p.r.ID {
+		return false, err
+	}
+	objs, err := schema.RegisteredObjects(ctx, db)
+	if err != nil || len(objs) == 0 {
+		return false, err
+	}
+	if owner == "" {
+		return true, nil
+	}
+	tmpl := p.req.SeedDatabase
+	d, err := p.s.plat.GetDatabase(ctx, tmpl)
+	if err != nil {
+		return false, fmt.Errorf("read template %s: %w", tmpl, err)
+	}
+	tok, err := p.s.plat.CreateToken(ctx, tmpl, platform.TokenOptions{Scope: platform.ScopeReadOnly, Expiration: "1h"})
+	if err != nil {
+		return false, fmt.Errorf("read template %s: %w", tmpl, err)
+	}
+	tdb, err := platform.Open(p.s.plat, d, tok)
+	if err != nil {
+		return false, fmt.Errorf("read template %s: %w", tmpl, err)
+	}
+	defer tdb.Close()
+	tmplOwner, err := readMarker(ctx, tdb)
+	if err != nil {
+		return false, fmt.Errorf("read template %s: %w", tmpl, err)
+	}
+	return tmplOwner == owner, nil
+}
+
 // CreateTemplate creates the platform database name (no tenant, no prefix) holding bundle b's
 // schema and its seed data for the service's environment, for tenants to be provisioned from with
 // Request.SeedDatabase. An existing database of that name is an error wrapping
