@@ -100,6 +100,9 @@ func (s *Service) SetAccess(ctx context.Context, id string, a Access) error {
 			if a.BlockWrites != nil && !*a.BlockWrites {
 				return fmt.Errorf("%w: block_writes cannot be turned off while the tenant is %s (resume it first)", ErrState, r.Status)
 			}
+			if a.BlockWrites != nil {
+				r.writesBeforeLock = writesBlocked // asked for while suspended: it outlasts the resume
+			}
 		default:
 			return fmt.Errorf("%w: status %s", ErrState, r.Status)
 		}

@@ -136,3 +136,62 @@ func TestRouterUsesGroupToken(t *testing.T) {
 		t.Fatal("another group's token opened the tenant")
 	}
 }
+
+// TestResumeKeepsWritesTheUserBlocked: an operator blocks a tenant's writes for a data migration
+// (`tenant configure acme --block-writes`), an incident suspends it, the incident ends and it is
+// resumed. Resume used to unblock writes unconditionally, undoing the operator's setting without a
+// word; it must unblock only what the suspension blocked — also for a resume out of the destroy grace
+// period — and a tenant whose writes were open before is writable again.
+func TestResumeKeepsWritesTheUserBlocked(t *testing.T) {
+	for _, backend := range backendNames {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			ctx := testCtx(t)
+			s := e.service(t)
+			mustProvision(t, ctx, s, req("acme"))
+			mustProvision(t, ctx, s, req("beta"))
+			yes := true
+			if err := s.SetAccess(ctx, "acme", tenant.Access{BlockWrites: &yes}); err != nil {
+				t.Fatal(err)
+			}
+			for _, cycle := range []struct {
+				name string
+				stop func(id string) error
+			}{
+				{"suspend", func(id string) error { return s.Suspend(ctx, id) }},
+				{"destroy", func(id string) error { return s.Destroy(ctx, id, tenant.DestroyOptions{}) }},
+			} {
+				for _, id := range []string{"acme", "beta"} {
+					if err := cycle.stop(id); err != nil {
+						t.Fatalf("%s %s: %v", cycle.name, id, err)
+					}
+					if c, err := s.AccessOf(ctx, id); err != nil || !c.BlockWrites {
+						t.Fatalf("%s %s: block_writes = %+v, %v; want blocked", cycle.name, id, c, err)
+					}
+					if err := s.Resume(ctx, id); err != nil {
+						t.Fatalf("resume %s after %s: %v", id, cycle.name, err)
+					}
+				}
+				if c, err := s.AccessOf(ctx, "acme"); err != nil || !c.BlockWrites {
+					t.Fatalf("after %s and resume, acme's block_writes = %+v, %v; the operator's setting was undone", cycle.name, c, err)
+				}
+				if c, err := s.AccessOf(ctx, "beta"); err != nil || c.BlockWrites {
+					t.Fatalf("after %s and resume, beta's block_writes = %+v, %v; want writable again", cycle.name, c, err)
+				}
+			}
+			// Blocking writes while suspended asks for them to stay blocked after the resume.
+			if err := s.Suspend(ctx, "beta"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SetAccess(ctx, "beta", tenant.Access{BlockWrites: &yes}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Resume(ctx, "beta"); err != nil {
+				t.Fatal(err)
+			}
+			if c, err := s.AccessOf(ctx, "beta"); err != nil || !c.BlockWrites {
+				t.Fatalf("block_writes set while suspended was undone by resume: %+v, %v", c, err)
+			}
+		})
+	}
+}

@@ -33,8 +33,25 @@ func (s *Service) Suspend(ctx context.Context, id string) error {
 	})
 }
 
-// lockDown rotates tokens, blocks writes and keeps a new read-only token.
+// lockDown rotates tokens, blocks writes and keeps a new read-only token. What block_writes was before
+// is recorded first (and saved, so a lock-down interrupted after blocking and run again does not take its
+// own block for the operator's): Resume unblocks only writes the lock-down blocked.
 func (s *Service) lockDown(ctx context.Context, r *row) error {
+	if r.writesBeforeLock == "" {
+		r.writesBeforeLock = writesOpen
+		if reader, ok := s.plat.(platform.ConfigurationReader); ok {
+			c, err := reader.GetConfiguration(ctx, r.DatabaseName)
+			if err != nil {
+				return fmt.Errorf("read block_writes of database %s: %w", r.DatabaseName, err)
+			}
+			if c.BlockWrites {
+				r.writesBeforeLock = writesBlocked
+			}
+		}
+		if err := s.store.save(ctx, r); err != nil {
+			return err
+		}
+	}
 	// Evict first so no cached full-access handle outlives the rotation.
 	s.router.Invalidate(r.ID)
 	if err := s.plat.RotateTokens(ctx, r.DatabaseName); err != nil {
@@ -71,13 +88,16 @@ func (s *Service) Resume(ctx context.Context, id string) error {
 		default:
 			return fmt.Errorf("%w: status %s (only suspended or destroying tenants can be resumed)", ErrState, r.Status)
 		}
-		if err := s.plat.Configure(ctx, r.DatabaseName, platform.Configuration{BlockWrites: ptr(false)}); err != nil {
-			return err
+		// Writes the operator had blocked before the suspension stay blocked (tenant configure unblocks them).
+		if r.writesBeforeLock != writesBlocked {
+			if err := s.plat.Configure(ctx, r.DatabaseName, platform.Configuration{BlockWrites: ptr(false)}); err != nil {
+				return err
+			}
 		}
 		if err := s.remint(ctx, r, platform.ScopeFullAccess); err != nil {
 			return err
 		}
-		r.Status, r.PurgeAfter = StatusActive, nil
+		r.Status, r.PurgeAfter, r.writesBeforeLock = StatusActive, nil, ""
 		return nil
 	})
 }

@@ -48,6 +48,9 @@ var migrations = []string{
 		holder     TEXT NOT NULL,
 		expires_at INTEGER NOT NULL
 	)`,
+	// What a suspension or destroy found block_writes at ('' when none is in force): resume unblocks only
+	// writes it blocked itself.
+	`ALTER TABLE tenant_registry ADD COLUMN writes_before_lock TEXT NOT NULL DEFAULT ''`,
 }
 
 func (s *store) migrate(ctx context.Context) error {
@@ -63,8 +66,9 @@ func (s *store) migrate(ctx context.Context) error {
 		return fmt.Errorf("control plane schema version %d is newer than this binary understands (%d); upgrade objectstack", v, len(migrations))
 	}
 	for i := v; i < len(migrations); i++ {
-		// Every migration is idempotent (IF NOT EXISTS), so two processes racing here both succeed.
-		if _, err := s.db.ExecContext(ctx, migrations[i]); err != nil {
+		// Every migration is idempotent (IF NOT EXISTS; a column another process added first is fine), so
+		// two processes racing here both succeed.
+		if _, err := s.db.ExecContext(ctx, migrations[i]); err != nil && !strings.Contains(err.Error(), "duplicate column name") {
 			return fmt.Errorf("control plane: migration %d: %w", i+1, err)
 		}
 	}
@@ -86,11 +90,19 @@ type row struct {
 	adminEmail    string
 	tokenEnc      string
 	destroyBackup bool
+	// writesBeforeLock is what block_writes was when the tenant was last suspended or put to destroy
+	// (writesOpen or writesBlocked), "" while neither is in force.
+	writesBeforeLock string
 }
+
+const (
+	writesOpen    = "open"
+	writesBlocked = "blocked"
+)
 
 const rowColumns = `id, requested_id, org_id, display_name, plan, region, labels, quotas, status, database_name,
 	database_url, database_group, token_enc, steps, error, admin_email, purge_after, destroy_backup, backup_path,
-	provisioned_at, created_at, updated_at`
+	provisioned_at, created_at, updated_at, writes_before_lock`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -102,7 +114,7 @@ func scanRow(sc scanner) (*row, error) {
 	)
 	err := sc.Scan(&r.ID, &r.requestedID, &r.OrgID, &r.DisplayName, &r.Plan, &r.Region, &labels, &quotas, &r.Status,
 		&r.DatabaseName, &r.DatabaseURL, &r.Group, &r.tokenEnc, &steps, &r.Error, &r.adminEmail, &purge, &backup,
-		&r.BackupPath, &prov, &created, &update)
+		&r.BackupPath, &prov, &created, &update, &r.writesBeforeLock)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +202,7 @@ func (s *store) insert(ctx context.Context, r *row) (bool, error) {
 	r.CreatedAt, r.UpdatedAt = t, t
 	now := formatTime(t)
 	res, err := s.db.ExecContext(ctx, `INSERT INTO tenant_registry (`+rowColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 1, '', '', ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 1, '', '', ?, ?, '')
 		ON CONFLICT(id) DO NOTHING`,
 		r.ID, r.requestedID, r.OrgID, r.DisplayName, r.Plan, r.Region, labels, quotas, r.Status, r.DatabaseName,
 		r.DatabaseURL, r.Group, r.tokenEnc, steps, r.Error, r.adminEmail, now, now)
@@ -250,11 +262,12 @@ func (s *store) save(ctx context.Context, r *row) error {
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE tenant_registry SET display_name = ?, plan = ?, region = ?, labels = ?,
 		quotas = ?, status = ?, database_url = ?, database_group = ?, token_enc = ?, steps = ?, error = ?,
-		admin_email = ?, purge_after = ?, destroy_backup = ?, backup_path = ?, provisioned_at = ?, updated_at = ?
+		admin_email = ?, purge_after = ?, destroy_backup = ?, backup_path = ?, provisioned_at = ?, updated_at = ?,
+		writes_before_lock = ?
 		WHERE id = ? AND updated_at = ?`,
 		r.DisplayName, r.Plan, r.Region, labels, quotas, r.Status, r.DatabaseURL, r.Group, r.tokenEnc, steps, r.Error,
 		r.adminEmail, formatTimePtr(r.PurgeAfter), backup, r.BackupPath, formatTimePtr(r.ProvisionedAt),
-		formatTime(next), r.ID, prev)
+		formatTime(next), r.writesBeforeLock, r.ID, prev)
 	if err != nil {
 		return fmt.Errorf("save tenant %s: %w", r.ID, err)
 	}
