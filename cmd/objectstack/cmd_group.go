@@ -89,18 +89,21 @@ region with --region-groups (objectstack tenant) or region_groups (provider).`,
 	return cmd
 }
 
-// groups opens the backend and returns its group calls; close releases it.
-func (f *tenantFlags) groups(cmd *cobra.Command) (g platform.Groups, p platform.Platform, closeFn func(), err error) {
-	svc, err := f.open(cmd)
-	if err != nil {
-		return nil, nil, nil, err
+// groupRun makes a group command's RunE: it opens the backend, hands run its group calls and the
+// platform, and closes the backend afterwards.
+func (f *tenantFlags) groupRun(run func(cmd *cobra.Command, args []string, g platform.Groups, p platform.Platform) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		svc, err := f.open(cmd)
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		g, err := platform.GroupsOf(svc.Platform())
+		if err != nil {
+			return err
+		}
+		return run(cmd, args, g, svc.Platform())
 	}
-	g, err = platform.GroupsOf(svc.Platform())
-	if err != nil {
-		svc.Close()
-		return nil, nil, nil, err
-	}
-	return g, svc.Platform(), func() { svc.Close() }, nil
 }
 
 // groupRefused maps group errors: bad input is exit 2, the rest exit 1.
@@ -145,18 +148,13 @@ func newGroupCreateCmd(f *tenantFlags) *cobra.Command {
 		Use:   "create NAME",
 		Short: "Create a group in a primary location",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			g, _, done, err := f.groups(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: f.groupRun(func(cmd *cobra.Command, args []string, g platform.Groups, _ platform.Platform) error {
 			grp, err := g.CreateGroup(cmd.Context(), platform.GroupOptions{Name: args[0], Location: location})
 			if err != nil {
 				return groupRefused(err)
 			}
 			return f.showGroup(cmd.OutOrStdout(), grp, nil)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&location, "location", "", "primary location, e.g. aws-eu-west-1 (see `objectstack group locations`; default: the platform's)")
 	return cmd
@@ -167,12 +165,7 @@ func newGroupGetCmd(f *tenantFlags) *cobra.Command {
 		Use:   "get NAME",
 		Short: "Show a group, its locations and its databases",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			g, p, done, err := f.groups(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: f.groupRun(func(cmd *cobra.Command, args []string, g platform.Groups, p platform.Platform) error {
 			grp, err := g.GetGroup(cmd.Context(), args[0])
 			if err != nil {
 				return groupRefused(err)
@@ -182,7 +175,7 @@ func newGroupGetCmd(f *tenantFlags) *cobra.Command {
 				return err
 			}
 			return f.showGroup(cmd.OutOrStdout(), grp, dbs)
-		},
+		}),
 	}
 }
 
@@ -191,12 +184,7 @@ func newGroupListCmd(f *tenantFlags) *cobra.Command {
 		Use:   "list",
 		Short: "List groups",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			g, _, done, err := f.groups(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: f.groupRun(func(cmd *cobra.Command, _ []string, g platform.Groups, _ platform.Platform) error {
 			all, err := g.ListGroups(cmd.Context())
 			if err != nil {
 				return err
@@ -210,7 +198,7 @@ func newGroupListCmd(f *tenantFlags) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\n", x.Name, x.Primary, strings.Join(x.Locations, ","), x.DeleteProtection)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
@@ -219,12 +207,7 @@ func newGroupDeleteCmd(f *tenantFlags) *cobra.Command {
 		Use:   "delete NAME",
 		Short: "Delete a group (refused while it has databases or delete protection)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			g, _, done, err := f.groups(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: f.groupRun(func(cmd *cobra.Command, args []string, g platform.Groups, _ platform.Platform) error {
 			if err := g.DeleteGroup(cmd.Context(), args[0]); err != nil {
 				if errors.Is(err, platform.ErrDeleteProtected) {
 					return fmt.Errorf("%w\nturn it off with: objectstack group protect %s --delete-protection=false", err, args[0])
@@ -233,7 +216,7 @@ func newGroupDeleteCmd(f *tenantFlags) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "group %s deleted\n", args[0])
 			return nil
-		},
+		}),
 	}
 }
 
@@ -242,12 +225,7 @@ func newGroupLocationsCmd(f *tenantFlags) *cobra.Command {
 		Use:   "locations",
 		Short: "List the locations the platform offers",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			g, _, done, err := f.groups(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: f.groupRun(func(cmd *cobra.Command, _ []string, g platform.Groups, _ platform.Platform) error {
 			locs, err := g.Locations(cmd.Context())
 			if err != nil {
 				return err
@@ -265,7 +243,7 @@ func newGroupLocationsCmd(f *tenantFlags) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\n", id, locs[id])
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
@@ -278,12 +256,7 @@ func newGroupLocationCmd(f *tenantFlags, use string) *cobra.Command {
 		Use:   use + " GROUP LOCATION",
 		Short: short,
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			g, _, done, err := f.groups(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: f.groupRun(func(cmd *cobra.Command, args []string, g platform.Groups, _ platform.Platform) error {
 			change := g.AddLocation
 			if use == "remove-location" {
 				change = g.RemoveLocation
@@ -293,7 +266,7 @@ func newGroupLocationCmd(f *tenantFlags, use string) *cobra.Command {
 				return groupRefused(err)
 			}
 			return f.showGroup(cmd.OutOrStdout(), grp, nil)
-		},
+		}),
 	}
 }
 
@@ -303,21 +276,20 @@ func newGroupProtectCmd(f *tenantFlags) *cobra.Command {
 		Use:   "protect NAME --delete-protection=true|false",
 		Short: "Turn a group's delete protection on or off",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		// The flag is checked before the backend is opened: a usage error changes nothing.
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("delete-protection") {
 				return usagef("--delete-protection=true|false is required")
 			}
-			g, _, done, err := f.groups(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+			return nil
+		},
+		RunE: f.groupRun(func(cmd *cobra.Command, args []string, g platform.Groups, _ platform.Platform) error {
 			grp, err := g.ConfigureGroup(cmd.Context(), args[0], platform.GroupConfiguration{DeleteProtection: &protect})
 			if err != nil {
 				return groupRefused(err)
 			}
 			return f.showGroup(cmd.OutOrStdout(), grp, nil)
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&protect, "delete-protection", false, "refuse `group delete` while true")
 	return cmd

@@ -115,6 +115,9 @@ func TestGroupCLI(t *testing.T) {
 			}
 			run(0, "tenant", "destroy", "lille", "--immediate", "--no-backup")
 			run(0, "tenant", "destroy", "nantes", "--immediate", "--no-backup")
+			if _, errOut = run(2, "group", "protect", "eu"); !strings.Contains(errOut, "--delete-protection=true|false is required") {
+				t.Fatalf("protect without the flag: %s", errOut)
+			}
 			run(0, "group", "protect", "eu", "--delete-protection")
 			_, errOut = run(1, "group", "delete", "eu")
 			if !strings.Contains(errOut, "delete_protection") {
