@@ -182,6 +182,7 @@ func (p *pipeline) run(ctx context.Context) (*Result, error) {
 		{StepSeedData, p.seed},
 		{StepActivate, p.activate},
 	}
+	lastSave := time.Now()
 	for i, st := range steps {
 		step := &r.Steps[i]
 		began := s.now()
@@ -202,12 +203,18 @@ func (p *pipeline) run(ctx context.Context) (*Result, error) {
 			step.Status = StepSkipped
 		}
 		s.log.Debug("tenant provisioning step", "tenant", r.ID, "step", st.name, "status", step.Status, "durationMs", ms)
-		if err := s.store.save(ctx, r); err != nil {
-			if st.name == StepActivate {
-				r.ProvisionedAt = nil
+		// Progress is saved after the last step, and after any other once a while has passed since the last
+		// save (a slow platform: other processes see which step the run is at). Every step re-checks what
+		// exists, so a crash between saves loses only that display, and a fast run writes its row once.
+		if i == len(steps)-1 || time.Since(lastSave) >= progressSaveInterval {
+			if err := s.store.save(ctx, r); err != nil {
+				if st.name == StepActivate {
+					r.ProvisionedAt = nil
+				}
+				step.Status, step.Error = StepFailed, err.Error()
+				return p.fail(ctx, st.name, err)
 			}
-			step.Status, step.Error = StepFailed, err.Error()
-			return p.fail(ctx, st.name, err)
+			lastSave = time.Now()
 		}
 		// Renew the claim once a good part of it has passed: a slow platform (creating a database on Turso)
 		// must not let a waiting process take over a run that is alive. A fast run never renews — each renewal
@@ -554,6 +561,9 @@ func seedQuota(b *bundle.Bundle, q Quotas, env string) error {
 // provisionClaimTTL bounds how long a provisioning run whose process died keeps others waiting; a live run
 // renews its claim after every step.
 const provisionClaimTTL = time.Minute
+
+// progressSaveInterval is how long a provisioning run may go without recording its steps in the registry.
+const progressSaveInterval = time.Second
 
 // claimPoll is how often a process waiting for another's provisioning run looks at its claim.
 const claimPoll = 50 * time.Millisecond
