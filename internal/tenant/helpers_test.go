@@ -145,6 +145,7 @@ func testBundle(n int, seed bool) *bundle.Bundle {
 			{"name": "beta", "amount": 2, "active": false, "stage": "won"},
 		}}}
 	}
+	b.Checksum = bundle.Checksum(b) // as bundle.Load sets it
 	return b
 }
 

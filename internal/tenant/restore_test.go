@@ -2,6 +2,7 @@ package tenant_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -241,5 +242,36 @@ func TestSeededRunThatDiedBeforeItsClaimResumes(t *testing.T) {
 				t.Fatalf("seeded provisioning onto a foreign database: %v; want ErrConflict", err)
 			}
 		})
+	}
+}
+
+// TestTemplateVerificationFollowsBundleContent: a bundle edited without a version bump (a field
+// added, still 1.0.0) must not ride on the verification the service cached for the template and the
+// old content: the tenant seeded from that template gets the new field, and its second plan is empty.
+func TestTemplateVerificationFollowsBundleContent(t *testing.T) {
+	e := newEnv(t, "local")
+	ctx := testCtx(t)
+	s := e.service(t)
+	b := testBundle(2, false)
+	if _, err := s.CreateTemplate(ctx, "tmpl-crm-v1", b); err != nil {
+		t.Fatal(err)
+	}
+	r := withBundle(req("acme"), b)
+	r.SeedDatabase = "tmpl-crm-v1"
+	mustProvision(t, ctx, s, r)
+
+	edited := *b
+	edited.Objects = slices.Clone(b.Objects)
+	edited.Objects[0].Fields = append(slices.Clone(b.Objects[0].Fields), bundle.Field{Key: "notes", Name: "notes", Type: "textarea", Label: "Notes"})
+	edited.Checksum = ""
+	r = withBundle(req("beta"), &edited)
+	r.SeedDatabase = "tmpl-crm-v1"
+	mustProvision(t, ctx, s, r)
+	db, err := s.DB(ctx, "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := schema.PlanOwner(ctx, db, schema.BundleOwner("crm"), edited.Objects, schema.PlanOptions{}); err != nil || !p.UpToDate {
+		t.Fatalf("the edited bundle's second plan is not empty (the cached verification of the old content was used): %v", errors.Join(err, fmt.Errorf("%+v", p.Migration.Statements)))
 	}
 }

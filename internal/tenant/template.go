@@ -189,6 +189,9 @@ func (s *Service) CreateTemplate(ctx context.Context, name string, b *bundle.Bun
 		}
 		batch.Add("seed", stmts...)
 	}
+	// The ownership marker's table, empty: a tenant's copy then claims itself with an insert rather than a
+	// schema change, which would rewrite the copy's schema table in the claim's transaction.
+	batch.Add("marker table", markerStatements("")[0])
 	if _, err := batch.Commit(ctx, db); err != nil {
 		return fail(err)
 	}
@@ -204,8 +207,14 @@ type verifiedTemplate struct {
 	plan *schema.Plan
 }
 
+// templateKey is the template and the bundle's content (not its version: a bundle edited without a
+// version bump must not ride on the old content's verification).
 func templateKey(tmpl string, b *bundle.Bundle) string {
-	return tmpl + "\x00" + b.Manifest.Name + "\x00" + b.Manifest.Version
+	sum := b.Checksum
+	if sum == "" {
+		sum = bundle.Checksum(b)
+	}
+	return tmpl + "\x00" + b.Manifest.Name + "\x00" + sum
 }
 
 // verified reads template tmpl and plans b on it once per service; nil (no error) when the template
