@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -176,4 +177,31 @@ func databaseNames(t testing.TB, ctx context.Context, p platform.Platform) []str
 		out = append(out, d.Name)
 	}
 	return out
+}
+
+// foreignDatabase creates database name on e's platform directly (no tenant service) and runs the
+// ';'-separated statements in it: what someone else left under a name a tenant will want.
+func foreignDatabase(t testing.TB, ctx context.Context, e *env, name, stmts string) {
+	t.Helper()
+	d, err := e.plat.CreateDatabase(ctx, platform.CreateOptions{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.plat.CreateToken(ctx, name, platform.TokenOptions{Scope: platform.ScopeFullAccess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := platform.Open(e.plat, d, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, st := range strings.Split(stmts, ";") {
+		if strings.TrimSpace(st) == "" {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -217,25 +217,7 @@ func TestSeededRunThatDiedBeforeItsClaimResumes(t *testing.T) {
 				}
 			}
 			// A database that is not a copy of the template (someone else's tables) is still not adopted.
-			if _, err := e.plat.CreateDatabase(ctx, platform.CreateOptions{Name: s.DatabaseName("delta")}); err != nil {
-				t.Fatal(err)
-			}
-			foreign, err := s.Platform().GetDatabase(ctx, s.DatabaseName("delta"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			tok, err := e.plat.CreateToken(ctx, foreign.Name, platform.TokenOptions{Scope: platform.ScopeFullAccess})
-			if err != nil {
-				t.Fatal(err)
-			}
-			fdb, err := platform.Open(e.plat, foreign, tok)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer fdb.Close()
-			if _, err := fdb.ExecContext(ctx, `CREATE TABLE invoices (id INTEGER PRIMARY KEY)`); err != nil {
-				t.Fatal(err)
-			}
+			foreignDatabase(t, ctx, e, s.DatabaseName("delta"), `CREATE TABLE invoices (id INTEGER PRIMARY KEY)`)
 			r := withBundle(req("delta"), b)
 			r.SeedDatabase = "tmpl-crm-v1"
 			if _, err := s.Provision(ctx, r); !errors.Is(err, tenant.ErrConflict) {

@@ -668,30 +668,7 @@ func testBadInput(t *testing.T, e *env) {
 func testOwnership(t *testing.T, e *env) {
 	ctx := testCtx(t)
 	s := e.service(t)
-	seed := func(name, stmt string) {
-		t.Helper()
-		d, err := e.plat.CreateDatabase(ctx, platform.CreateOptions{Name: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := e.plat.CreateToken(ctx, name, platform.TokenOptions{Scope: platform.ScopeFullAccess})
-		if err != nil {
-			t.Fatal(err)
-		}
-		db, err := platform.Open(e.plat, d, tok)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		for _, st := range strings.Split(stmt, ";") {
-			if strings.TrimSpace(st) == "" {
-				continue
-			}
-			if _, err := db.ExecContext(ctx, st); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	seed := func(name, stmts string) { foreignDatabase(t, ctx, e, name, stmts) }
 	seed("foreign", `CREATE TABLE payroll (x); INSERT INTO payroll VALUES (1)`)
 	seed("claimed", `CREATE TABLE _objectstack_tenant (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, claimed_at TEXT NOT NULL); INSERT INTO _objectstack_tenant VALUES (1, 'someone-else', '2026-01-01T00:00:00Z')`)
 	seed("empty", ``)
