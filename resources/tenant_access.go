@@ -39,7 +39,8 @@ func tenantAccessAttributes() map[string]schema.Attribute {
 		},
 		"block_writes": schema.BoolAttribute{
 			MarkdownDescription: "Refuse every write to the tenant's database. A suspended tenant always has writes blocked; " +
-				"`false` is refused while it is suspended. Omit to leave it unmanaged.",
+				"`false` is refused while it is suspended, and resuming keeps writes blocked that were blocked before (or set " +
+				"while) it was suspended. Omit to leave it unmanaged.",
 			Optional: true,
 		},
 		"size_limit": schema.Int64Attribute{
