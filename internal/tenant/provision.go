@@ -51,10 +51,12 @@ func (s *Service) Provision(ctx context.Context, req Request) (*Result, error) {
 	unlock := s.locks.lock(id)
 	defer unlock()
 	// A tenant already provisioned is reported as it is, without claiming anything.
-	if r, err := s.store.get(ctx, id); err == nil && (r.Status == StatusActive || r.Status == StatusSuspended) &&
-		r.requestedID == requested && r.OrgID == req.OrgID {
-		return s.result(r, start), nil
+	existing, err := s.store.get(ctx, id)
+	if err == nil && (existing.Status == StatusActive || existing.Status == StatusSuspended) &&
+		existing.requestedID == requested && existing.OrgID == req.OrgID {
+		return s.result(existing, start), nil
 	}
+	absent := errors.Is(err, ErrNotFound)
 	// One run at a time per tenant across processes: two runs of one id would both create, claim and
 	// migrate its database, and the one that loses a race records the tenant failed although the other
 	// completed it. The loser waits for the winner and then finds the tenant active (or resumes a run
@@ -72,7 +74,7 @@ func (s *Service) Provision(ctx context.Context, req Request) (*Result, error) {
 		}
 	}()
 
-	r, created, err := s.registerEarly(ctx, id, requested, dbName, req)
+	r, created, err := s.registerEarly(ctx, id, requested, dbName, req, absent)
 	if err != nil {
 		return nil, err
 	}
@@ -95,9 +97,14 @@ func (s *Service) Provision(ctx context.Context, req Request) (*Result, error) {
 }
 
 // registerEarly inserts the registry row (status provisioning, every step pending) or returns the
-// existing one after checking the request does not collide with it.
-func (s *Service) registerEarly(ctx context.Context, id, requested, dbName string, req Request) (*row, bool, error) {
-	existing, err := s.store.get(ctx, id)
+// existing one after checking the request does not collide with it. absent says the row was not there a
+// moment ago: the insert is tried without reading first (it is a no-op if another process has inserted it
+// since, and the row is read then).
+func (s *Service) registerEarly(ctx context.Context, id, requested, dbName string, req Request, absent bool) (*row, bool, error) {
+	existing, err := (*row)(nil), error(ErrNotFound)
+	if !absent {
+		existing, err = s.store.get(ctx, id)
+	}
 	if err == nil {
 		if existing.requestedID != requested {
 			return nil, false, fmt.Errorf("provision tenant %q: %w: it normalises to %q, which already exists (requested as %q)",
@@ -129,7 +136,7 @@ func (s *Service) registerEarly(ctx context.Context, id, requested, dbName strin
 	}
 	if !inserted {
 		// Another process registered it between our read and insert: treat it as existing.
-		return s.registerEarly(ctx, id, requested, dbName, req)
+		return s.registerEarly(ctx, id, requested, dbName, req, false)
 	}
 	s.log.Debug("tenant registered", "tenant", id, "database", dbName, "status", StatusProvisioning)
 	return r, true, nil

@@ -341,17 +341,20 @@ func parseTimePtr(s string) *time.Time {
 // racing for one id agree: only one row can hold it.
 func (s *store) claim(ctx context.Context, id, holder string, ttl time.Duration) (bool, error) {
 	now := time.Now().UnixMilli()
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO tenant_provision_claims (tenant_id, holder, expires_at) VALUES (?, ?, ?)
+	// The upsert writes a row only when the claim is free, expired or already holder's: one row changed
+	// means holder has it, none that somebody else does.
+	res, err := s.db.ExecContext(ctx, `INSERT INTO tenant_provision_claims (tenant_id, holder, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT(tenant_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 		WHERE tenant_provision_claims.holder = excluded.holder OR tenant_provision_claims.expires_at < ?`,
-		id, holder, now+ttl.Milliseconds(), now); err != nil {
+		id, holder, now+ttl.Milliseconds(), now)
+	if err != nil {
 		return false, fmt.Errorf("claim tenant %s for provisioning: %w", id, err)
 	}
-	var got string
-	if err := s.db.QueryRowContext(ctx, `SELECT holder FROM tenant_provision_claims WHERE tenant_id = ?`, id).Scan(&got); err != nil {
+	n, err := res.RowsAffected()
+	if err != nil {
 		return false, fmt.Errorf("claim tenant %s for provisioning: %w", id, err)
 	}
-	return got == holder, nil
+	return n == 1, nil
 }
 
 // claimed reports whether another provisioning run holds an unexpired claim on tenant id.

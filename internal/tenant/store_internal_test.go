@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 )
@@ -77,5 +78,45 @@ func TestSecretBox(t *testing.T) {
 	}
 	if _, err := newSecretBox(key[:16]); err == nil {
 		t.Fatal("short key accepted")
+	}
+}
+
+// TestProvisioningClaimIsExclusive: the claim is taken by one holder at a time, renewed by its holder,
+// and taken over by another only once it has expired.
+func TestProvisioningClaimIsExclusive(t *testing.T) {
+	ctx := context.Background()
+	db, err := database.Open(filepath.Join(t.TempDir(), "control.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := &store{db: db}
+	if err := st.migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		holder string
+		ttl    time.Duration
+		want   bool
+	}{
+		{"a", time.Minute, true},       // free
+		{"b", time.Minute, false},      // a holds it
+		{"a", -time.Millisecond, true}, // a renews it (already expired, for the next step)
+		{"b", time.Minute, true},       // expired: b takes over
+		{"a", time.Minute, false},      // b holds it now
+	} {
+		got, err := st.claim(ctx, "acme", step.holder, step.ttl)
+		if err != nil || got != step.want {
+			t.Fatalf("claim by %s: %v, %v; want %v", step.holder, got, err, step.want)
+		}
+	}
+	if busy, err := st.claimed(ctx, "acme"); err != nil || !busy {
+		t.Fatalf("claimed = %v, %v", busy, err)
+	}
+	if err := st.unclaim(ctx, "acme", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.claim(ctx, "acme", "a", time.Minute); err != nil || !got {
+		t.Fatalf("claim after release: %v, %v", got, err)
 	}
 }
