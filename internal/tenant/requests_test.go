@@ -12,7 +12,9 @@ import (
 
 // TestProvisionRequestBudget: provisioning a tenant on Turso (here `objectstack dev` behind a counting proxy)
 // costs two Platform API calls (create the database, mint its token) and ONE Hrana request — the ownership
-// marker, the bundle's schema and registry and its seed rows in one batch — and the result is complete.
+// marker, the bundle's schema and registry and its seed rows in one batch — and the result is complete. A
+// tenant seeded from a template costs the same (create with the seed, token, the claiming batch); the
+// service's first use of a template adds one read of it (look it up, a read-only token, one Hrana read).
 func TestProvisionRequestBudget(t *testing.T) {
 	ctx := testCtx(t)
 	run, err := devserver.Start(context.Background(), devserver.Options{DataDir: t.TempDir(), APIToken: testAPIToken})
@@ -27,19 +29,30 @@ func TestProvisionRequestBudget(t *testing.T) {
 	t.Cleanup(func() { _ = px.Close() })
 	e := &env{name: "dev", dataDir: t.TempDir(), clock: &fakeClock{}, plat: newTurso(t, px.URL(), nil, 0)}
 	s := e.service(t)
+	if _, err := s.CreateTemplate(ctx, "tmpl-crm-v1", testBundle(3, true)); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
-		id     string
-		bundle bool
-	}{{"plain", false}, {"with-bundle", true}} {
+		id              string
+		bundle          bool
+		seed            string
+		platform, hrana int64
+	}{
+		{"plain", false, "", 2, 1},
+		{"with-bundle", true, "", 2, 1},
+		{"seeded-first", true, "tmpl-crm-v1", 4, 2},
+		{"seeded-next", true, "tmpl-crm-v1", 2, 1},
+	} {
 		px.Reset()
 		r := req(tc.id)
 		if tc.bundle {
 			r.Bundle = testBundle(3, true)
 		}
+		r.SeedDatabase = tc.seed
 		res := mustProvision(t, ctx, s, r)
 		snap := px.Snapshot()
-		if snap.Platform != 2 || snap.Hrana != 1 {
-			t.Errorf("%s: %d Platform API calls and %d Hrana requests, want 2 and 1 (%+v)", tc.id, snap.Platform, snap.Hrana, snap)
+		if snap.Platform != tc.platform || snap.Hrana != tc.hrana {
+			t.Errorf("%s: %d Platform API calls and %d Hrana requests, want %d and %d (%+v)", tc.id, snap.Platform, snap.Hrana, tc.platform, tc.hrana, snap)
 		}
 		if res.Status != tenant.StatusActive {
 			t.Fatalf("%s: %+v", tc.id, res)
