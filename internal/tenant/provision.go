@@ -566,7 +566,7 @@ func seedQuota(b *bundle.Bundle, q Quotas, env string) error {
 }
 
 // provisionClaimTTL bounds how long a provisioning run whose process died keeps others waiting; a live run
-// renews its claim after every step.
+// renews its claim after any step that ends with a quarter of it used, so one step may take 45 s.
 const provisionClaimTTL = time.Minute
 
 // progressSaveInterval is how long a provisioning run may go without recording its steps in the registry.
