@@ -14,7 +14,7 @@ import (
 // Lock takes an exclusive advisory lock on path, waiting (with ctx) while another process holds
 // it. The lock dies with the process, so a killed build never leaves a stale lock behind.
 func Lock(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
