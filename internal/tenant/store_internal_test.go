@@ -14,15 +14,7 @@ import (
 // refused with ErrConflict instead of overwriting the first.
 func TestStaleWriterLoses(t *testing.T) {
 	ctx := context.Background()
-	db, err := database.Open(filepath.Join(t.TempDir(), "control.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st := &store{db: db}
-	if err := st.migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := controlPlane(t)
 	if err := st.migrate(ctx); err != nil {
 		t.Fatalf("migrating twice: %v", err)
 	}
@@ -85,15 +77,7 @@ func TestSecretBox(t *testing.T) {
 // and taken over by another only once it has expired.
 func TestProvisioningClaimIsExclusive(t *testing.T) {
 	ctx := context.Background()
-	db, err := database.Open(filepath.Join(t.TempDir(), "control.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st := &store{db: db}
-	if err := st.migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := controlPlane(t)
 	for _, step := range []struct {
 		holder string
 		ttl    time.Duration
@@ -119,4 +103,19 @@ func TestProvisioningClaimIsExclusive(t *testing.T) {
 	if got, err := st.claim(ctx, "acme", "a", time.Minute); err != nil || !got {
 		t.Fatalf("claim after release: %v, %v", got, err)
 	}
+}
+
+// controlPlane is a migrated control-plane store in a fresh SQLite file.
+func controlPlane(t *testing.T) *store {
+	t.Helper()
+	db, err := database.Open(filepath.Join(t.TempDir(), "control.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	st := &store{db: db}
+	if err := st.migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
