@@ -60,10 +60,12 @@ func BenchmarkProvision50Objects(b *testing.B) {
 	}
 }
 
+// median is the middle of ds (ds is left as it was).
 func median(ds []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
 }
 
+// ms is d in milliseconds, to the microsecond.
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
