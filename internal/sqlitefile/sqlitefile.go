@@ -15,19 +15,21 @@ import (
 
 // Copy writes a consistent copy of the SQLite database src to dst (which must not exist or be
 // empty): byte for byte when src is quiescent, else through vacuumInto, which runs VACUUM INTO dst
-// on a connection to src. dst is created owner-only first, since VACUUM INTO would create it 0644.
-// On failure dst and its companion files are removed.
+// on a connection to src. dst is always created owner-only (the byte copy creates it so; before
+// VACUUM INTO, which would create it 0644, it is created here). On failure dst and its companion
+// files are removed.
 func Copy(ctx context.Context, src, dst string, vacuumInto func(ctx context.Context, dst string) error) error {
-	if f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE, 0o600); err != nil {
-		return err
-	} else if err := f.Close(); err != nil {
-		return err
-	}
 	if ok, err := copyQuiescent(src, dst); err != nil {
 		_ = Remove(dst)
 		return err
 	} else if ok {
 		return nil
+	}
+	if f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE, 0o600); err != nil {
+		return err
+	} else if err := f.Close(); err != nil {
+		_ = Remove(dst)
+		return err
 	}
 	if err := vacuumInto(ctx, dst); err != nil {
 		_ = Remove(dst)
