@@ -24,7 +24,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/devserver"
-	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/tenant"
 )
 
@@ -347,14 +346,7 @@ func TestLostCreateAnswerDoesNotAdoptForeignDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := e.plat.CreateToken(ctx, "foreign", platform.TokenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := platform.Open(e.plat, d, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openDirect(t, ctx, e, d)
 	defer db.Close()
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE name = '_objectstack_tenant'`).Scan(&n); err != nil {

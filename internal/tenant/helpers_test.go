@@ -3,6 +3,7 @@ package tenant_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -187,14 +188,7 @@ func foreignDatabase(t testing.TB, ctx context.Context, e *env, name, stmts stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := e.plat.CreateToken(ctx, name, platform.TokenOptions{Scope: platform.ScopeFullAccess})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := platform.Open(e.plat, d, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openDirect(t, ctx, e, d)
 	defer db.Close()
 	for _, st := range strings.Split(stmts, ";") {
 		if strings.TrimSpace(st) == "" {
@@ -204,4 +198,19 @@ func foreignDatabase(t testing.TB, ctx context.Context, e *env, name, stmts stri
 			t.Fatal(err)
 		}
 	}
+}
+
+// openDirect opens database d straight through e's platform with a full-access token of its own, as
+// a client outside the tenant service would. The caller closes it.
+func openDirect(t testing.TB, ctx context.Context, e *env, d *platform.Database) *sql.DB {
+	t.Helper()
+	tok, err := e.plat.CreateToken(ctx, d.Name, platform.TokenOptions{Scope: platform.ScopeFullAccess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := platform.Open(e.plat, d, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
