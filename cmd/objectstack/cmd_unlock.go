@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/process"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 	"github.com/objectstack-ai/terraform-provider-objectstack/reconciler/status"
 )
@@ -184,12 +184,8 @@ func deadLocalHolder(holder string) bool {
 	if i < 0 {
 		return false
 	}
-	host, _ := os.Hostname()
 	pid, err := strconv.Atoi(rest[i+1:])
-	if rest[:i] != host || err != nil || pid <= 0 || pid == os.Getpid() {
-		return false
-	}
-	return processGone(pid)
+	return err == nil && process.GoneHere(rest[:i], pid)
 }
 
 // retryIfHolderDead runs op; when it is refused by a migration lease of a CLI process of this host that

@@ -17,6 +17,7 @@ import (
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/process"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/schema"
 )
 
@@ -575,6 +576,8 @@ const progressSaveInterval = time.Second
 // claimPoll is how often a process waiting for another's provisioning run looks at its claim.
 const claimPoll = 50 * time.Millisecond
 
+// newClaimHolder is a provisioning run's claim holder: HOST:PID:RANDOM (several runs of one process
+// provision different tenants).
 func newClaimHolder() string {
 	host, _ := os.Hostname()
 	var b [6]byte
@@ -582,29 +585,75 @@ func newClaimHolder() string {
 	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
+// holderGone reports whether the run that wrote claim holder h (newClaimHolder) provably no longer runs: a
+// process of this host that is gone — a `tenant create` killed mid-run, whose claim would otherwise keep
+// its re-run waiting for a minute.
+func holderGone(h string) bool {
+	rest, _, ok := cutLast(h, ":")
+	if !ok {
+		return false
+	}
+	host, pidText, ok := cutLast(rest, ":")
+	if !ok {
+		return false
+	}
+	pid, err := strconv.Atoi(pidText)
+	return err == nil && process.GoneHere(host, pid)
+}
+
+func cutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
 // claimProvisioning takes the provisioning claim of id for holder, waiting (as long as ctx allows) while
-// another run holds it.
+// another run holds it. A claim whose run is provably gone (holderGone) is taken over at once.
 func (s *Service) claimProvisioning(ctx context.Context, id, holder string) error {
 	t := time.NewTicker(claimPoll)
 	defer t.Stop()
+	other := "" // who held the claim when last looked at
 	for {
 		ok, err := s.store.claim(ctx, id, holder, provisionClaimTTL)
-		if err != nil {
-			return err
+		if ok || err != nil {
+			return s.claimWaitError(ctx, other, err)
 		}
-		if ok {
-			return nil
-		}
-		s.log.Debug("waiting for another provisioning run", "tenant", id)
-		for busy := true; busy; {
+		for waited := false; ; waited = true {
+			h, err := s.store.claimHolder(ctx, id)
+			if err != nil {
+				return s.claimWaitError(ctx, other, err)
+			}
+			other = h
+			if other == "" {
+				break // released or expired: claim it
+			}
+			if holderGone(other) {
+				s.log.Warn("taking over the provisioning claim of a process of this host that no longer runs",
+					"tenant", id, "holder", other)
+				// Only that holder's claim goes: a live run that claimed since keeps its own.
+				if err := s.store.unclaim(ctx, id, other); err != nil {
+					return s.claimWaitError(ctx, other, err)
+				}
+				break
+			}
+			if !waited {
+				s.log.Debug("waiting for another provisioning run", "tenant", id, "holder", other)
+			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("waiting for another process provisioning this tenant: %w", ctx.Err())
+				return s.claimWaitError(ctx, other, ctx.Err())
 			case <-t.C:
-			}
-			if busy, err = s.store.claimed(ctx, id); err != nil {
-				return err
 			}
 		}
 	}
+}
+
+// claimWaitError is err, said as what it is when ctx ended while another run (other) held the claim.
+func (s *Service) claimWaitError(ctx context.Context, other string, err error) error {
+	if err != nil && other != "" && ctx.Err() != nil {
+		return fmt.Errorf("waiting for another process provisioning this tenant (%s): %w", other, ctx.Err())
+	}
+	return err
 }

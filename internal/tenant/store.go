@@ -357,14 +357,18 @@ func (s *store) claim(ctx context.Context, id, holder string, ttl time.Duration)
 	return n == 1, nil
 }
 
-// claimed reports whether another provisioning run holds an unexpired claim on tenant id.
-func (s *store) claimed(ctx context.Context, id string) (bool, error) {
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM tenant_provision_claims WHERE tenant_id = ? AND expires_at >= ?`,
-		id, time.Now().UnixMilli()).Scan(&n); err != nil {
-		return false, fmt.Errorf("read provisioning claim of tenant %s: %w", id, err)
+// claimHolder returns who holds an unexpired provisioning claim on tenant id, "" when nobody does.
+func (s *store) claimHolder(ctx context.Context, id string) (string, error) {
+	var holder string
+	err := s.db.QueryRowContext(ctx, `SELECT holder FROM tenant_provision_claims WHERE tenant_id = ? AND expires_at >= ?`,
+		id, time.Now().UnixMilli()).Scan(&holder)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
 	}
-	return n > 0, nil
+	if err != nil {
+		return "", fmt.Errorf("read provisioning claim of tenant %s: %w", id, err)
+	}
+	return holder, nil
 }
 
 // unclaim drops holder's provisioning claim of tenant id.

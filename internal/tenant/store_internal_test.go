@@ -94,8 +94,8 @@ func TestProvisioningClaimIsExclusive(t *testing.T) {
 			t.Fatalf("claim by %s: %v, %v; want %v", step.holder, got, err, step.want)
 		}
 	}
-	if busy, err := st.claimed(ctx, "acme"); err != nil || !busy {
-		t.Fatalf("claimed = %v, %v", busy, err)
+	if h, err := st.claimHolder(ctx, "acme"); err != nil || h != "b" {
+		t.Fatalf("claimHolder = %q, %v; want b", h, err)
 	}
 	if err := st.unclaim(ctx, "acme", "b"); err != nil {
 		t.Fatal(err)
