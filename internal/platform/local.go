@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
+	"github.com/objectstack-ai/terraform-provider-objectstack/internal/sqlitefile"
 )
 
 // DefaultGroup is the group a database lands in when CreateOptions.Group is empty.
@@ -55,7 +56,34 @@ func NewLocal(dataDir string) (*Local, error) {
 	if err := database.PrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("local platform: create %s: %w", dir, err)
 	}
+	removeStaleStaging(dir)
 	return &Local{dir: dir}, nil
+}
+
+// stagingSuffix ends the hidden names (".<name>.db.*.tmp", ".<name>.json.*.tmp") of a database copy or a
+// sidecar being written before it is linked into place.
+const stagingSuffix = ".tmp"
+
+// staleStaging is the age after which such a file was left by a process that died: one being written has a
+// newer modification time.
+const staleStaging = time.Hour
+
+// removeStaleStaging removes what killed creators left in dir. It is best effort: a file it cannot remove
+// is hidden from every listing anyway.
+func removeStaleStaging(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasPrefix(n, ".") || !strings.HasSuffix(n, stagingSuffix) || !e.Type().IsRegular() {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleStaging {
+			_ = sqlitefile.Remove(filepath.Join(dir, n))
+		}
+	}
 }
 
 // localMeta is the sidecar: what Turso would keep on its side of the API.
@@ -114,20 +142,20 @@ func (l *Local) CreateDatabase(ctx context.Context, opts CreateOptions) (*Databa
 			return nil, fmt.Errorf("create database %s: %w", opts.Name, err)
 		}
 	}
+	meta := newLocalMeta(group, opts.SizeLimitBytes)
+	if seedFrom != "" {
+		created, err := l.createSeeded(ctx, opts.Name, seedFrom, meta)
+		if err != nil {
+			return nil, fmt.Errorf("create database %s: seed from %s: %w", opts.Name, opts.Seed.Database, err)
+		}
+		if !created {
+			return l.existing(opts.Name, meta)
+		}
+		return l.get(opts.Name)
+	}
 	f, err := os.OpenFile(l.Path(opts.Name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		// A creator that died between the file and the sidecar left no sidecar; write it now so
-		// re-running create converges on a complete database.
-		if _, statErr := os.Stat(l.metaPath(opts.Name)); errors.Is(statErr, fs.ErrNotExist) {
-			if err := l.createMeta(opts.Name, newLocalMeta(group, opts.SizeLimitBytes)); err != nil {
-				return nil, fmt.Errorf("create database %s: %w", opts.Name, err)
-			}
-		}
-		db, gerr := l.get(opts.Name)
-		if gerr != nil {
-			return nil, fmt.Errorf("create database %s: %w", opts.Name, gerr)
-		}
-		return db, fmt.Errorf("create database %s: %w", opts.Name, ErrAlreadyExists)
+		return l.existing(opts.Name, meta)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create database %s: %w", opts.Name, err)
@@ -136,16 +164,27 @@ func (l *Local) CreateDatabase(ctx context.Context, opts CreateOptions) (*Databa
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("create database %s: %w", opts.Name, err)
 	}
-	if seedFrom != "" {
-		if err := copyDatabase(ctx, seedFrom, l.Path(opts.Name)); err != nil {
-			return nil, fmt.Errorf("create database %s: seed from %s: %w", opts.Name, opts.Seed.Database, err)
-		}
-	}
-	if err := l.createMeta(opts.Name, newLocalMeta(group, opts.SizeLimitBytes)); err != nil {
+	if err := l.createMeta(opts.Name, meta); err != nil {
 		_ = os.Remove(l.Path(opts.Name)) // nothing half-created
 		return nil, fmt.Errorf("create database %s: %w", opts.Name, err)
 	}
 	return l.get(opts.Name)
+}
+
+// existing reports database name, which a create found already there, with ErrAlreadyExists. A creator
+// that died between the file and the sidecar left no sidecar; it is written now (from meta) so re-running
+// create converges on a complete database.
+func (l *Local) existing(name string, meta localMeta) (*Database, error) {
+	if _, statErr := os.Stat(l.metaPath(name)); errors.Is(statErr, fs.ErrNotExist) {
+		if err := l.createMeta(name, meta); err != nil {
+			return nil, fmt.Errorf("create database %s: %w", name, err)
+		}
+	}
+	db, err := l.get(name)
+	if err != nil {
+		return nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	return db, fmt.Errorf("create database %s: %w", name, ErrAlreadyExists)
 }
 
 func newLocalMeta(group string, sizeLimit int64) localMeta {
@@ -409,7 +448,12 @@ func (l *Local) createMeta(name string, m localMeta) error {
 		return err
 	}
 	defer os.Remove(tmp)
-	err = os.Link(tmp, l.metaPath(name))
+	return l.linkMeta(tmp, name)
+}
+
+// linkMeta puts the synced sidecar file tmp in place as name's sidecar, unless one is there already.
+func (l *Local) linkMeta(tmp, name string) error {
+	err := os.Link(tmp, l.metaPath(name))
 	switch {
 	case err == nil, errors.Is(err, fs.ErrExist):
 		return nil
@@ -425,7 +469,7 @@ func (l *Local) tempMeta(name string, m localMeta) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tmp, err := os.CreateTemp(l.dir, "."+name+".json.*.tmp")
+	tmp, err := os.CreateTemp(l.dir, "."+name+".json.*"+stagingSuffix)
 	if err != nil {
 		return "", err
 	}

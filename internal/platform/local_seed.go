@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/sqlitefile"
 )
@@ -105,4 +107,44 @@ func copyDatabase(ctx context.Context, src, dst string) error {
 		}
 		return nil
 	})
+}
+
+// createSeeded creates database name as a copy of the database file src, with meta as its sidecar. The copy
+// is made under a hidden temporary name and linked into place only once it is complete and synced: a creator
+// killed half-way through leaves no torn database under the name — which a re-run would adopt as an empty
+// one, losing the template's data — only a temporary file, which NewLocal removes once it is stale. The
+// sidecar is written meanwhile. created is false, with nothing changed, when name exists (another creator
+// linked it first).
+func (l *Local) createSeeded(ctx context.Context, name, src string, meta localMeta) (created bool, err error) {
+	stage, err := os.CreateTemp(l.dir, "."+name+".db.*"+stagingSuffix)
+	if err != nil {
+		return false, err
+	}
+	stagePath := stage.Name()
+	if err := stage.Close(); err != nil {
+		_ = os.Remove(stagePath)
+		return false, err
+	}
+	defer func() { _ = sqlitefile.Remove(stagePath) }() // once linked, this drops only the temporary name
+	var metaTmp string
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return copyDatabase(gctx, src, stagePath) })
+	g.Go(func() (err error) { metaTmp, err = l.tempMeta(name, meta); return err })
+	err = g.Wait()
+	if metaTmp != "" {
+		defer os.Remove(metaTmp)
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := os.Link(stagePath, l.Path(name)); errors.Is(err, fs.ErrExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if err := l.linkMeta(metaTmp, name); err != nil {
+		_ = os.Remove(l.Path(name)) // nothing half-created
+		return false, err
+	}
+	return true, nil
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/database"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
@@ -211,12 +213,25 @@ func TestNewLocalRequiresDir(t *testing.T) {
 }
 
 // Two Local values on one folder stand in for two processes: creators still agree on one
-// database and one id.
+// database and one id — also when every one of them copies a seed database (odd rounds), where
+// each makes its own copy and only one is linked into place.
 func TestLocalConcurrentCreateAcrossInstances(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
+	src, err := platform.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.CreateDatabase(ctx, platform.CreateOptions{Name: "tmpl"}); err != nil {
+		t.Fatal(err)
+	}
+	execLocal(t, src, "tmpl", `CREATE TABLE account (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO account (name) VALUES ('Initech'), ('Globex')`)
 	for round := range 20 {
 		name := "shared-" + string(rune('a'+round))
+		var seed *platform.Seed
+		if round%2 == 1 {
+			seed = &platform.Seed{Type: platform.SeedTypeDatabase, Database: "tmpl"}
+		}
 		var ls []*platform.Local
 		for range 4 {
 			l, err := platform.NewLocal(dir)
@@ -232,7 +247,7 @@ func TestLocalConcurrentCreateAcrossInstances(t *testing.T) {
 		results := make(chan result, len(ls))
 		for _, l := range ls {
 			go func() {
-				db, err := l.CreateDatabase(ctx, platform.CreateOptions{Name: name})
+				db, err := l.CreateDatabase(ctx, platform.CreateOptions{Name: name, Seed: seed})
 				results <- result{db, err}
 			}()
 		}
@@ -254,5 +269,87 @@ func TestLocalConcurrentCreateAcrossInstances(t *testing.T) {
 		if winners != 1 {
 			t.Fatalf("round %d: %d winners", round, winners)
 		}
+		if seed != nil {
+			if n := countRows(t, src, name, "account"); n != 2 {
+				t.Fatalf("round %d: the seeded copy holds %d accounts, want 2", round, n)
+			}
+		}
 	}
+	// The losers' copies are gone: nothing hidden is left behind.
+	entries, err := os.ReadDir(src.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+// A creator killed while copying a seed database or writing a sidecar leaves a hidden temporary file (never
+// a database under the name): the next NewLocal removes it once it is an hour old, and keeps a fresh one,
+// which another process may still be writing.
+func TestNewLocalRemovesStaleStagingFiles(t *testing.T) {
+	dataDir := t.TempDir()
+	l, err := platform.NewLocal(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := []string{".acme.db.123.tmp", ".acme.json.456.tmp"}
+	fresh := ".globex.db.789.tmp"
+	for _, n := range append(stale, fresh, "keep.db") {
+		if err := os.WriteFile(filepath.Join(l.Dir(), n), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, n := range append(stale, "keep.db") {
+		if err := os.Chtimes(filepath.Join(l.Dir(), n), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := platform.NewLocal(dataDir); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range stale {
+		if _, err := os.Stat(filepath.Join(l.Dir(), n)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("stale %s was kept (%v)", n, err)
+		}
+	}
+	for _, n := range []string{fresh, "keep.db"} {
+		if _, err := os.Stat(filepath.Join(l.Dir(), n)); err != nil {
+			t.Errorf("%s was removed: %v", n, err)
+		}
+	}
+}
+
+// execLocal runs the ';'-separated statements in database name of l.
+func execLocal(t *testing.T, l *platform.Local, name, stmts string) {
+	t.Helper()
+	db, err := database.Open(l.Path(name), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range strings.Split(stmts, ";") {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// countRows counts the rows of table in database name of l.
+func countRows(t *testing.T, l *platform.Local, name, table string) int {
+	t.Helper()
+	db, err := database.Open(l.Path(name), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
