@@ -24,7 +24,9 @@ func newTenantRestoreCmd(f *tenantFlags) *cobra.Command {
 just before deployment DEP (the restore point that deployment recorded: only deployments with a
 destructive change record one), repoints the tenant's registry row at it with a new token, rotates the
 old database's tokens and blocks its writes. The old database is kept for inspection until
-restore --purge-old deletes it.
+restore --purge-old deletes it. A restore that is killed before it moves the tenant leaves the tenant
+where it was; the database it may have made is deleted by the tenant's next restore or --purge-old once
+that run is provably gone (a process of this host that no longer runs, or a day later).
 
 Turso restores from its own point-in-time history (within your plan's retention); the local backend
 and objectstack dev from the snapshot taken before the destructive change (kept for a retention).
@@ -73,11 +75,14 @@ Writes made after the restore point are not in the new database: inspect the old
 					return writeJSONEscaped(out, nonNil(recs))
 				}
 				for _, r := range recs {
-					state := "kept"
-					if r.PurgedAt != "" {
-						state = "purged " + r.PurgedAt
+					state := "old kept"
+					switch {
+					case r.Unfinished:
+						state = "unfinished: its run (" + r.Holder + ") stopped before moving the tenant; what it made goes with the next restore or --purge-old once that run is gone"
+					case r.PurgedAt != "":
+						state = "old purged " + r.PurgedAt
 					}
-					fmt.Fprintf(out, "%s  before %s (%s): %s -> %s, old %s\n", r.RestoredAt, r.DeploymentID, r.RestorePoint, r.OldDatabase, r.NewDatabase, state)
+					fmt.Fprintf(out, "%s  before %s (%s): %s -> %s, %s\n", r.RestoredAt, r.DeploymentID, r.RestorePoint, r.OldDatabase, r.NewDatabase, state)
 				}
 				return nil
 			}

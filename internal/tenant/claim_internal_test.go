@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -19,14 +18,8 @@ import (
 // host takes it over at once when that process is provably gone, instead of waiting out the claim's minute;
 // a claim of a live process, or of a process of another host, is waited for.
 func TestProvisionTakesOverTheClaimOfAGoneProcess(t *testing.T) {
-	host, err := os.Hostname()
-	if err != nil {
-		t.Skip(err)
-	}
-	exited := exec.Command(os.Args[0], "-test.run", "^$")
-	if err := exited.Run(); err != nil {
-		t.Fatal(err)
-	}
+	gone := GoneProcessHolder(t)
+	host, _, _ := strings.Cut(gone, ":")
 	plat, err := platform.NewLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +34,6 @@ func TestProvisionTakesOverTheClaimOfAGoneProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	gone := fmt.Sprintf("%s:%d:0a1b2c", host, exited.Process.Pid)
 	if ok, err := s.store.claim(ctx, "acme", gone, provisionClaimTTL); err != nil || !ok {
 		t.Fatalf("plant claim: %v %v", ok, err)
 	}
@@ -54,8 +46,8 @@ func TestProvisionTakesOverTheClaimOfAGoneProcess(t *testing.T) {
 	}
 
 	for _, holder := range []string{
-		fmt.Sprintf("%s:%d:0a1b2c", host, os.Getppid()),                 // alive
-		fmt.Sprintf("%s-elsewhere:%d:0a1b2c", host, exited.Process.Pid), // another host: never presumed gone
+		fmt.Sprintf("%s:%d:0a1b2c", host, os.Getppid()),   // alive
+		strings.Replace(gone, host, host+"-elsewhere", 1), // another host: never presumed gone
 	} {
 		id := "globex-" + fmt.Sprint(len(holder))
 		if ok, err := s.store.claim(ctx, id, holder, provisionClaimTTL); err != nil || !ok {

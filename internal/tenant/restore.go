@@ -74,9 +74,29 @@ func (s *Service) Restore(ctx context.Context, rawID string, opts RestoreOptions
 	if err != nil {
 		return nil, fmt.Errorf("restore tenant %s: deployment %s: %w", id, dep.ID, err)
 	}
+	if _, err := s.removeAbandonedRestores(ctx, r); err != nil {
+		return nil, fmt.Errorf("restore tenant %s: %w", id, err)
+	}
 	now := s.now()
 	rec := RestoreRecord{TenantID: id, DeploymentID: dep.ID, RestorePoint: dep.RestorePoint, OldDatabase: r.DatabaseName,
 		NewDatabase: restoredName(r.DatabaseName, now.Format("20060102150405")), RestoredAt: formatTime(now)}
+	rs := restoreStore{db: s.ctl}
+	// Recorded before the database exists: a run killed from here on leaves a record of what it may have made.
+	if err := rs.start(ctx, rec, newClaimHolder()); err != nil {
+		return nil, fmt.Errorf("restore tenant %s: %w", id, err)
+	}
+	// From here a failure deletes the new database — also when creating it failed: a create whose answer
+	// was lost (a timeout, ctrl-C) may have made it — and the record: the tenant stays on its current one.
+	undo := func(cause error) (*RestoreRecord, error) {
+		dctx, cancel := detached(ctx)
+		defer cancel()
+		if derr := s.plat.DeleteDatabase(dctx, rec.NewDatabase); derr != nil && !errors.Is(derr, platform.ErrNotFound) {
+			s.log.Warn("remove database of a failed restore", "tenant", id, "database", rec.NewDatabase, "error", derr)
+		} else if ferr := rs.forget(dctx, id, rec.NewDatabase); ferr != nil {
+			s.log.Warn("drop the record of a failed restore", "tenant", id, "database", rec.NewDatabase, "error", ferr)
+		}
+		return nil, fmt.Errorf("restore tenant %s: %w; the tenant still uses %s", id, cause, rec.OldDatabase)
+	}
 
 	var limit int64
 	if r.Quotas.MaxStorageBytes != nil {
@@ -85,19 +105,19 @@ func (s *Service) Restore(ctx context.Context, rawID string, opts RestoreOptions
 	d, err := s.plat.CreateDatabase(ctx, platform.CreateOptions{Name: rec.NewDatabase, Group: r.Group, SizeLimitBytes: limit,
 		Seed: &platform.Seed{Type: platform.SeedTypeDatabase, Database: r.DatabaseName, Timestamp: &at}})
 	if errors.Is(err, platform.ErrAlreadyExists) {
+		// Somebody else's database: it is not ours to delete.
+		if ferr := rs.forget(ctx, id, rec.NewDatabase); ferr != nil {
+			s.log.Warn("drop the record of a failed restore", "tenant", id, "database", rec.NewDatabase, "error", ferr)
+		}
 		return nil, fmt.Errorf("restore tenant %s: database %s exists already (a restore in the same second?): %w", id, rec.NewDatabase, ErrConflict)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("restore tenant %s to %s (before deployment %s): %w", id, dep.RestorePoint, dep.ID, err)
+		return undo(fmt.Errorf("to %s (before deployment %s): %w", dep.RestorePoint, dep.ID, err))
 	}
-	// From here a failure deletes the new database: the tenant stays on its current one.
-	undo := func(cause error) (*RestoreRecord, error) {
-		dctx, cancel := detached(ctx)
-		defer cancel()
-		if derr := s.plat.DeleteDatabase(dctx, rec.NewDatabase); derr != nil {
-			s.log.Warn("remove database of a failed restore", "tenant", id, "database", rec.NewDatabase, "error", derr)
+	if s.afterRestoreCopy != nil {
+		if err := s.afterRestoreCopy(rec.NewDatabase); err != nil {
+			return nil, err // tests simulate a crash here: nothing is undone
 		}
-		return nil, fmt.Errorf("restore tenant %s: %w; the tenant still uses %s", id, cause, rec.OldDatabase)
 	}
 	tok, err := s.plat.CreateToken(ctx, rec.NewDatabase, platform.TokenOptions{Scope: platform.ScopeFullAccess, Expiration: s.cfg.TokenExpiration})
 	if err != nil {
@@ -126,11 +146,7 @@ func (s *Service) Restore(ctx context.Context, rawID string, opts RestoreOptions
 			url = abs
 		}
 	}
-	rs := restoreStore{db: s.ctl}
-	if err := rs.insert(ctx, rec); err != nil {
-		return undo(err)
-	}
-	if err := rs.repoint(ctx, r, rec.NewDatabase, url, sealed); err != nil {
+	if err := rs.finish(ctx, r, rec.NewDatabase, url, sealed); err != nil {
 		return undo(err)
 	}
 	s.router.Invalidate(id)
@@ -168,14 +184,17 @@ func (s *Service) PurgeRestored(ctx context.Context, rawID string) ([]string, er
 	if err != nil {
 		return nil, fmt.Errorf("purge restored databases of %s: %w", id, err)
 	}
+	purged, err := s.removeAbandonedRestores(ctx, r)
+	if err != nil {
+		return purged, fmt.Errorf("purge restored databases of %s: %w", id, err)
+	}
 	rs := restoreStore{db: s.ctl}
 	recs, err := rs.list(ctx, id)
 	if err != nil {
-		return nil, err
+		return purged, err
 	}
-	var purged []string
 	for _, rec := range recs {
-		if rec.PurgedAt != "" || rec.OldDatabase == r.DatabaseName {
+		if rec.Unfinished || rec.PurgedAt != "" || rec.OldDatabase == r.DatabaseName {
 			continue
 		}
 		if err := s.plat.DeleteDatabase(ctx, rec.OldDatabase); err != nil {
@@ -187,6 +206,38 @@ func (s *Service) PurgeRestored(ctx context.Context, rawID string) ([]string, er
 		purged = append(purged, rec.OldDatabase)
 	}
 	return purged, nil
+}
+
+// removeAbandonedRestores removes what the restores of tenant r that will never finish left behind (their run
+// was killed between recording the restore and repointing the tenant): the database each may have made —
+// never the one the tenant uses — and its record. It returns the databases it deleted. An unfinished restore
+// whose run may still be going is left alone.
+func (s *Service) removeAbandonedRestores(ctx context.Context, r *row) ([]string, error) {
+	rs := restoreStore{db: s.ctl}
+	recs, err := rs.list(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var removed []string
+	for _, rec := range recs {
+		if !rec.Unfinished || rec.NewDatabase == r.DatabaseName || !rec.abandoned(now) {
+			continue
+		}
+		switch err := s.plat.DeleteDatabase(ctx, rec.NewDatabase); {
+		case err == nil:
+			removed = append(removed, rec.NewDatabase)
+		case errors.Is(err, platform.ErrNotFound): // the run died before its database was made
+		default:
+			return removed, fmt.Errorf("remove database %s of an unfinished restore: %w", rec.NewDatabase, err)
+		}
+		if err := rs.forget(ctx, r.ID, rec.NewDatabase); err != nil {
+			return removed, err
+		}
+		s.log.Warn("removed what an unfinished restore left behind; its run is gone", "tenant", r.ID,
+			"database", rec.NewDatabase, "holder", rec.Holder)
+	}
+	return removed, nil
 }
 
 // RestorePointFunc returns the ApplyOptions.RestorePoint hook for tenant t's database: a snapshot on

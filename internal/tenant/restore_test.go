@@ -1,11 +1,13 @@
 package tenant_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/bundle"
 	"github.com/objectstack-ai/terraform-provider-objectstack/internal/platform"
@@ -98,25 +100,11 @@ func TestRestoreBeforeDestructiveDeployment(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			owner := schema.BundleOwner("crm")
-			deps, _ := schema.Deployments(ctx, db, owner)
+			deps, _ := schema.Deployments(ctx, db, schema.BundleOwner("crm"))
 			if _, err := s.Restore(ctx, "acme", tenant.RestoreOptions{BeforeDeployment: deps[0].ID}); !errors.Is(err, schema.ErrNoRestorePoint) {
 				t.Fatalf("restore before an additive deployment: %v; want ErrNoRestorePoint", err)
 			}
-
-			shrunk := slices.Clone(b.Objects)
-			shrunk[0].Fields = slices.DeleteFunc(slices.Clone(shrunk[0].Fields), func(f bundle.Field) bool { return f.Key == "amount" })
-			p, err := schema.PlanOwner(ctx, db, owner, shrunk, schema.PlanOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := schema.Apply(ctx, db, p, schema.ApplyOptions{Allow: []schema.DestructiveKind{schema.DropColumn}, RestorePoint: s.RestorePointFunc(tn)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.RestorePoint == "" {
-				t.Fatal("a destructive deployment recorded no restore point")
-			}
+			res := dropAmount(t, ctx, s, tn, b)
 			if _, err := db.ExecContext(ctx, `INSERT INTO obj_00 (id, name) VALUES ('late', 'after the drop')`); err != nil {
 				t.Fatal(err)
 			}
@@ -167,6 +155,120 @@ func TestRestoreBeforeDestructiveDeployment(t *testing.T) {
 			}
 			if again, err := s.PurgeRestored(ctx, "acme"); err != nil || len(again) != 0 {
 				t.Fatalf("second purge = %v, %v; want nothing", again, err)
+			}
+		})
+	}
+}
+
+// dropAmount deploys bundle b without obj_00.amount to tenant tn (the drop allowed), recording a restore
+// point, and returns the deployment.
+func dropAmount(t *testing.T, ctx context.Context, s *tenant.Service, tn *tenant.Tenant, b *bundle.Bundle) *schema.DeployExecutionResult {
+	t.Helper()
+	db, err := s.DB(ctx, tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := schema.BundleOwner(b.Manifest.Name)
+	shrunk := slices.Clone(b.Objects)
+	shrunk[0].Fields = slices.DeleteFunc(slices.Clone(shrunk[0].Fields), func(f bundle.Field) bool { return f.Key == "amount" })
+	p, err := schema.PlanOwner(ctx, db, owner, shrunk, schema.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := schema.Apply(ctx, db, p, schema.ApplyOptions{Allow: []schema.DestructiveKind{schema.DropColumn}, RestorePoint: s.RestorePointFunc(tn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RestorePoint == "" {
+		t.Fatal("a destructive deployment recorded no restore point")
+	}
+	return res
+}
+
+// TestRestoreKilledMidWayIsCleanedUp: `tenant restore` is killed after its new database was made and
+// before the tenant was repointed (the OOM killer, a preempted CI runner). The tenant stays where it was,
+// and the copy must not stay behind for good — a database nobody knows about, on Turso a billed one: the
+// tenant's next restore or purge removes it once the killed run is provably gone (a process of this host
+// that no longer runs, or a day old), and never while that run may still be going.
+func TestRestoreKilledMidWayIsCleanedUp(t *testing.T) {
+	for _, backend := range backendNames {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			ctx := testCtx(t)
+			s := e.service(t)
+			b := testBundle(2, true)
+			mustProvision(t, ctx, s, withBundle(req("acme"), b))
+			tn, err := s.Get(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := dropAmount(t, ctx, s, tn, b)
+			errKilled := errors.New("killed")
+			restoreKilled := func() string {
+				t.Helper()
+				e.clock.advance(2 * time.Second) // a new second: a new database name
+				tenant.SetAfterRestoreCopy(s, func(string) error { return errKilled })
+				defer tenant.SetAfterRestoreCopy(s, nil)
+				if _, err := s.Restore(ctx, "acme", tenant.RestoreOptions{BeforeDeployment: res.DeploymentID}); !errors.Is(err, errKilled) {
+					t.Fatalf("restore = %v; want the simulated kill", err)
+				}
+				recs, err := s.Restores(ctx, "acme")
+				if err != nil || len(recs) != 1 || !recs[0].Unfinished || recs[0].Holder == "" {
+					t.Fatalf("restores after the kill = %+v, %v; want one unfinished, naming its run", recs, err)
+				}
+				if now, err := s.Get(ctx, "acme"); err != nil || now.DatabaseName != tn.DatabaseName {
+					t.Fatalf("tenant after the kill: %+v %v; want it still on %s", now, err, tn.DatabaseName)
+				}
+				if !slices.Contains(databaseNames(t, ctx, e.plat), recs[0].NewDatabase) {
+					t.Fatalf("the killed restore made no database %s", recs[0].NewDatabase)
+				}
+				return recs[0].NewDatabase
+			}
+			purgeRemoves := func(want ...string) {
+				t.Helper()
+				purged, err := s.PurgeRestored(ctx, "acme")
+				if err != nil || !slices.Equal(purged, want) {
+					t.Fatalf("purge = %v, %v; want %v", purged, err, want)
+				}
+				names := databaseNames(t, ctx, e.plat)
+				for _, n := range want {
+					if slices.Contains(names, n) {
+						t.Fatalf("%s is still there after the purge: %v", n, names)
+					}
+				}
+			}
+
+			// Killed, its run this live process: nothing is removed (it may still be running).
+			orphan := restoreKilled()
+			purgeRemoves()
+			// The same restore handed to a process of another host: still left alone, until a day has passed.
+			if err := tenant.HandRestoresTo(ctx, s, "acme", "elsewhere:1:0a1b2c"); err != nil {
+				t.Fatal(err)
+			}
+			purgeRemoves()
+			e.clock.advance(25 * time.Hour)
+			purgeRemoves(orphan)
+
+			// Killed again, its run a process of this host that is gone: the next restore removes the copy
+			// first, then restores.
+			orphan = restoreKilled()
+			if err := tenant.HandRestoresTo(ctx, s, "acme", tenant.GoneProcessHolder(t)); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.advance(2 * time.Second)
+			rec, err := s.Restore(ctx, "acme", tenant.RestoreOptions{BeforeDeployment: res.DeploymentID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(databaseNames(t, ctx, e.plat), orphan) {
+				t.Fatalf("the killed restore's %s outlived the next restore", orphan)
+			}
+			recs, err := s.Restores(ctx, "acme")
+			if err != nil || len(recs) != 1 || recs[0].Unfinished || recs[0].NewDatabase != rec.NewDatabase {
+				t.Fatalf("restores = %+v, %v; want only the finished one", recs, err)
+			}
+			if now, err := s.Get(ctx, "acme"); err != nil || now.DatabaseName != rec.NewDatabase {
+				t.Fatalf("tenant after the restore: %+v %v; want it on %s", now, err, rec.NewDatabase)
 			}
 		})
 	}

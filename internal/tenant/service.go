@@ -66,6 +66,9 @@ type Service struct {
 	// afterStep (tests only) runs after each completed provisioning step; an error stops the run
 	// on the spot, as a crash would.
 	afterStep func(step string) error
+	// afterRestoreCopy (tests only) runs once a restore's new database exists; an error stops the restore
+	// as if the process had died there.
+	afterRestoreCopy func(newDatabase string) error
 
 	templates sync.Map // template database + owner → *verifiedTemplate (template.go)
 }
