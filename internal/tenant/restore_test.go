@@ -81,6 +81,57 @@ func TestTemplateSeededProvisioning(t *testing.T) {
 	}
 }
 
+// TestCreateTemplateKilledBeforeItsBatchIsFinishedByARerun: `tenant create-template tmpl-crm-v1` was
+// killed after the platform created the database and before its one batch gave it the bundle. Templates are
+// immutable, so the re-run used to refuse the name for good ("already exists … use a new name") — leaving
+// an empty template that every tenant seeded from it had to migrate in full, and no command to delete it.
+// The re-run must finish the empty database; a database that holds anything is still refused, untouched.
+func TestCreateTemplateKilledBeforeItsBatchIsFinishedByARerun(t *testing.T) {
+	for _, backend := range backendNames {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			ctx := testCtx(t)
+			s := e.service(t)
+			b := testBundle(3, true)
+			foreignDatabase(t, ctx, e, "tmpl-crm-v1", "") // what the killed run left: an empty database
+			if _, err := s.CreateTemplate(ctx, "tmpl-crm-v1", b); err != nil {
+				t.Fatalf("re-run of create-template over the killed run's empty database: %v", err)
+			}
+			if _, err := s.CreateTemplate(ctx, "tmpl-crm-v1", b); !errors.Is(err, platform.ErrAlreadyExists) {
+				t.Fatalf("CreateTemplate over a finished template: %v; want ErrAlreadyExists", err)
+			}
+			r := withBundle(req("acme"), b)
+			r.SeedDatabase = "tmpl-crm-v1"
+			mustProvision(t, ctx, s, r)
+			db, err := s.DB(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := count(t, ctx, db, "obj_00"); n != 2 {
+				t.Fatalf("tenant seeded from the finished template has %d obj_00 rows, want 2", n)
+			}
+			deps, err := schema.Deployments(ctx, db, schema.BundleOwner("crm"))
+			if err != nil || len(deps) != 2 || deps[1].Source != "tenant-provision:seed:tmpl-crm-v1" {
+				t.Fatalf("deployments = %+v, %v; want the template's and the verified copy's", deps, err)
+			}
+
+			foreignDatabase(t, ctx, e, "tmpl-foreign", "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')")
+			if _, err := s.CreateTemplate(ctx, "tmpl-foreign", b); !errors.Is(err, platform.ErrAlreadyExists) {
+				t.Fatalf("CreateTemplate over a database holding data: %v; want ErrAlreadyExists", err)
+			}
+			d, err := e.plat.GetDatabase(ctx, "tmpl-foreign")
+			if err != nil {
+				t.Fatalf("the refused database is gone: %v", err)
+			}
+			fdb := openDirect(t, ctx, e, d)
+			defer fdb.Close()
+			if n := count(t, ctx, fdb, "notes"); n != 1 {
+				t.Fatalf("the refused database holds %d notes, want its 1", n)
+			}
+		})
+	}
+}
+
 // TestRestoreBeforeDestructiveDeployment: on both backends, dropping a column records a restore
 // point; restoring before that deployment moves the tenant to a new database holding the column
 // and its data, keeps the old one (writes blocked) until purged.

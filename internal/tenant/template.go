@@ -139,8 +139,8 @@ func (p *pipeline) unclaimedCopy(ctx context.Context, db *sql.DB) (bool, error) 
 // CreateTemplate creates the platform database name (no tenant, no prefix) holding bundle b's
 // schema and its seed data for the service's environment, for tenants to be provisioned from with
 // Request.SeedDatabase. An existing database of that name is an error wrapping
-// platform.ErrAlreadyExists: a template is immutable; publish a new version under a new name
-// (tmpl-crm-v2).
+// platform.ErrAlreadyExists — a template is immutable; publish a new version under a new name
+// (tmpl-crm-v2) — unless it is empty: what a run killed before its batch left, which is finished.
 func (s *Service) CreateTemplate(ctx context.Context, name string, b *bundle.Bundle) (*platform.Database, error) {
 	if err := platform.ValidateName(name); err != nil {
 		return nil, fmt.Errorf("create template: %w: %v", ErrInvalid, err)
@@ -151,18 +151,34 @@ func (s *Service) CreateTemplate(ctx context.Context, name string, b *bundle.Bun
 	if err := checkBundle(b); err != nil {
 		return nil, fmt.Errorf("create template %s: %w", name, err)
 	}
-	d, err := s.plat.CreateDatabase(ctx, platform.CreateOptions{Name: name, Group: s.groupFor(DefaultRegion)})
-	if err != nil {
-		if errors.Is(err, platform.ErrAlreadyExists) {
-			return nil, fmt.Errorf("create template %s: %w (templates are immutable: use a new name for a new version)", name, err)
-		}
+	group := s.groupFor(DefaultRegion)
+	d, err := s.plat.CreateDatabase(ctx, platform.CreateOptions{Name: name, Group: group})
+	// A database already there is finished only if it is empty — what a run killed before its one batch
+	// leaves — and in the template's group; the batch itself checks it is empty (its guard), so a database
+	// anybody filled meanwhile is refused untouched.
+	existsErr := err
+	resumed := errors.Is(err, platform.ErrAlreadyExists)
+	immutable := func() (*platform.Database, error) {
+		return nil, fmt.Errorf("create template %s: %w (templates are immutable: use a new name for a new version)", name, existsErr)
+	}
+	if err != nil && !resumed {
 		return nil, fmt.Errorf("create template %s: %w", name, err)
 	}
-	fail := func(err error) (*platform.Database, error) {
-		dctx, cancel := detached(ctx)
-		defer cancel()
-		_ = s.plat.DeleteDatabase(dctx, name) // nothing half-made is left to seed tenants from
-		return nil, fmt.Errorf("create template %s: %w", name, err)
+	if resumed && d == nil {
+		if d, err = s.plat.GetDatabase(ctx, name); err != nil {
+			return nil, fmt.Errorf("create template %s: %w", name, err)
+		}
+	}
+	if resumed && d.Group != "" && group != "" && d.Group != group {
+		return immutable()
+	}
+	fail := func(cause error) (*platform.Database, error) {
+		if !resumed {
+			dctx, cancel := detached(ctx)
+			defer cancel()
+			_ = s.plat.DeleteDatabase(dctx, name) // nothing half-made is left to seed tenants from
+		}
+		return nil, fmt.Errorf("create template %s: %w", name, cause)
 	}
 	tok, err := s.plat.CreateToken(ctx, name, platform.TokenOptions{Scope: platform.ScopeFullAccess, Expiration: "1d"})
 	if err != nil {
@@ -193,6 +209,9 @@ func (s *Service) CreateTemplate(ctx context.Context, name string, b *bundle.Bun
 	// schema change, which would rewrite the copy's schema table in the claim's transaction.
 	batch.Add("marker table", markerStatements("")[0])
 	if _, err := batch.Commit(ctx, db); err != nil {
+		if resumed && errors.Is(err, schema.ErrStalePlan) {
+			return immutable() // not empty: a template already, or not ours
+		}
 		return fail(err)
 	}
 	return d, nil
