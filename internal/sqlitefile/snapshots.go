@@ -33,6 +33,9 @@ type Snapshot struct {
 // Take copies the database at src into the folder with copyDB (which opens src the caller's way,
 // typically through Copy) and prunes the expired snapshots. taken is read before the copy starts, so
 // a transaction that begins after Take returns is never part of the snapshot.
+//
+// The copy is written under a hidden name and renamed into place once whole and flushed: a process
+// killed half-way leaves no torn file for List to offer as the database's state at some moment.
 func (s Snapshots) Take(ctx context.Context, src string, validFrom time.Time, copyDB func(ctx context.Context, src, dst string) error) (taken time.Time, err error) {
 	if err := database.PrivateDir(s.Dir); err != nil {
 		return time.Time{}, err
@@ -42,11 +45,40 @@ func (s Snapshots) Take(ctx context.Context, src string, validFrom time.Time, co
 	if !validFrom.IsZero() {
 		name += "-" + strconv.FormatInt(validFrom.UnixNano(), 10)
 	}
-	if err := copyDB(ctx, src, filepath.Join(s.Dir, name+".db")); err != nil {
+	tmp := filepath.Join(s.Dir, "."+name+".db"+stagingSuffix)
+	if err := copyDB(ctx, src, tmp); err != nil {
+		_ = Remove(tmp)
+		return time.Time{}, err
+	}
+	if err := syncFile(tmp); err != nil {
+		_ = Remove(tmp)
+		return time.Time{}, err
+	}
+	if err := os.Rename(tmp, filepath.Join(s.Dir, name+".db")); err != nil {
+		_ = Remove(tmp)
 		return time.Time{}, err
 	}
 	s.Prune(taken)
 	return taken, nil
+}
+
+// stagingSuffix ends the hidden name of a snapshot being taken.
+const stagingSuffix = ".tmp"
+
+// staleStaging is the age after which a hidden snapshot file was left by a process that died.
+const staleStaging = time.Hour
+
+// syncFile flushes the file at path to disk (VACUUM INTO, one way copyDB writes, does not).
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // List returns the snapshots, oldest first; a missing folder has none. Files not named like a
@@ -84,9 +116,18 @@ func (s Snapshots) List() ([]Snapshot, error) {
 	return out, nil
 }
 
-// Prune removes the snapshots taken before now minus the retention; failures only leave files for
-// the next prune.
+// Prune removes the snapshots taken before now minus the retention, and what takers that died left
+// (hidden files an hour old); failures only leave files for the next prune.
 func (s Snapshots) Prune(now time.Time) {
+	if entries, err := os.ReadDir(s.Dir); err == nil {
+		for _, e := range entries {
+			if n := e.Name(); strings.HasPrefix(n, ".") && strings.HasSuffix(n, stagingSuffix) {
+				if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleStaging {
+					_ = Remove(filepath.Join(s.Dir, n))
+				}
+			}
+		}
+	}
 	snaps, err := s.List()
 	if err != nil {
 		return
