@@ -2,6 +2,7 @@ package tenant_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -31,28 +32,7 @@ func TestTemplateSeededProvisioning(t *testing.T) {
 			if _, err := s.CreateTemplate(ctx, "tmpl-crm-v1", b); !errors.Is(err, platform.ErrAlreadyExists) {
 				t.Fatalf("second CreateTemplate: %v; want ErrAlreadyExists", err)
 			}
-			r := withBundle(req("acme"), b)
-			r.SeedDatabase = "tmpl-crm-v1"
-			mustProvision(t, ctx, s, r)
-			db, err := s.DB(ctx, "acme")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := count(t, ctx, db, "obj_00"); n != 2 {
-				t.Fatalf("seeded tenant has %d obj_00 rows, want the template's 2", n)
-			}
-			var owner string
-			if err := db.QueryRowContext(ctx, `SELECT tenant_id FROM _objectstack_tenant`).Scan(&owner); err != nil || owner != "acme" {
-				t.Fatalf("marker = %q, %v; want acme", owner, err)
-			}
-			p, err := schema.PlanOwner(ctx, db, schema.BundleOwner("crm"), b.Objects, schema.PlanOptions{})
-			if err != nil || !p.UpToDate {
-				t.Fatalf("second plan not empty: %v %+v", err, p)
-			}
-			deps, err := schema.Deployments(ctx, db, schema.BundleOwner("crm"))
-			if err != nil || len(deps) != 2 || deps[1].Source != "tenant-provision:seed:tmpl-crm-v1" || deps[1].Version != "1.0.0" {
-				t.Fatalf("deployments = %+v, %v; want the template's and the verified copy's", deps, err)
-			}
+			db := provisionFromTemplate(t, ctx, s, "acme", "tmpl-crm-v1", b)
 			// The template is untouched by the tenant's writes.
 			if _, err := db.ExecContext(ctx, `DELETE FROM obj_00`); err != nil {
 				t.Fatal(err)
@@ -81,6 +61,38 @@ func TestTemplateSeededProvisioning(t *testing.T) {
 	}
 }
 
+// provisionFromTemplate provisions tenant id from template tmpl (made from bundle b, with testBundle's two
+// seed rows) and checks what a seeded tenant must have: the template's rows by copy, its own ownership
+// marker, an empty second plan and the verified copy's deployment after the template's. It returns the
+// tenant's database.
+func provisionFromTemplate(t *testing.T, ctx context.Context, s *tenant.Service, id, tmpl string, b *bundle.Bundle) *sql.DB {
+	t.Helper()
+	r := withBundle(req(id), b)
+	r.SeedDatabase = tmpl
+	mustProvision(t, ctx, s, r)
+	db, err := s.DB(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, ctx, db, "obj_00"); n != 2 {
+		t.Fatalf("seeded tenant %s has %d obj_00 rows, want the template's 2", id, n)
+	}
+	var owner string
+	if err := db.QueryRowContext(ctx, `SELECT tenant_id FROM _objectstack_tenant`).Scan(&owner); err != nil || owner != id {
+		t.Fatalf("marker = %q, %v; want %s", owner, err, id)
+	}
+	owned := schema.BundleOwner(b.Manifest.Name)
+	p, err := schema.PlanOwner(ctx, db, owned, b.Objects, schema.PlanOptions{})
+	if err != nil || !p.UpToDate {
+		t.Fatalf("second plan not empty: %v %+v", err, p)
+	}
+	deps, err := schema.Deployments(ctx, db, owned)
+	if err != nil || len(deps) != 2 || deps[1].Source != "tenant-provision:seed:"+tmpl || deps[1].Version != b.Manifest.Version {
+		t.Fatalf("deployments = %+v, %v; want the template's and the verified copy's", deps, err)
+	}
+	return db
+}
+
 // TestCreateTemplateKilledBeforeItsBatchIsFinishedByARerun: `tenant create-template tmpl-crm-v1` was
 // killed after the platform created the database and before its one batch gave it the bundle. Templates are
 // immutable, so the re-run used to refuse the name for good ("already exists … use a new name") — leaving
@@ -100,20 +112,7 @@ func TestCreateTemplateKilledBeforeItsBatchIsFinishedByARerun(t *testing.T) {
 			if _, err := s.CreateTemplate(ctx, "tmpl-crm-v1", b); !errors.Is(err, platform.ErrAlreadyExists) {
 				t.Fatalf("CreateTemplate over a finished template: %v; want ErrAlreadyExists", err)
 			}
-			r := withBundle(req("acme"), b)
-			r.SeedDatabase = "tmpl-crm-v1"
-			mustProvision(t, ctx, s, r)
-			db, err := s.DB(ctx, "acme")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := count(t, ctx, db, "obj_00"); n != 2 {
-				t.Fatalf("tenant seeded from the finished template has %d obj_00 rows, want 2", n)
-			}
-			deps, err := schema.Deployments(ctx, db, schema.BundleOwner("crm"))
-			if err != nil || len(deps) != 2 || deps[1].Source != "tenant-provision:seed:tmpl-crm-v1" {
-				t.Fatalf("deployments = %+v, %v; want the template's and the verified copy's", deps, err)
-			}
+			provisionFromTemplate(t, ctx, s, "acme", "tmpl-crm-v1", b)
 
 			foreignDatabase(t, ctx, e, "tmpl-foreign", "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')")
 			if _, err := s.CreateTemplate(ctx, "tmpl-foreign", b); !errors.Is(err, platform.ErrAlreadyExists) {
