@@ -4,40 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
 // restoreStore owns tenant_restores — one row per restore: which database the tenant moved from and
-// to, and whether the old one was purged — and the registry update that repoints a tenant. The table
-// is created on first use (CREATE IF NOT EXISTS) rather than by a numbered control-plane migration,
-// so restores add nothing to the fleet's startup path.
+// to, and whether the old one was purged — and the registry update that repoints a tenant. The table is
+// a control-plane migration (store.go).
 //
 // A restore's row is written before its new database is created (state started, with the holder of the
 // run) and marked done in the transaction that repoints the tenant. A run killed in between leaves a
 // started row naming the copy it may have made: the next restore or purge of the tenant removes that copy
-// once its run is provably gone (restoreAbandoned), instead of leaving a database nobody knows about (on
-// Turso, a billed one).
+// once its run is provably gone (RestoreRecord.abandoned), instead of leaving a database nobody knows
+// about (on Turso, a billed one).
 type restoreStore struct{ db *sql.DB }
-
-const restoreDDL = `CREATE TABLE IF NOT EXISTS tenant_restores (
-	id             INTEGER PRIMARY KEY,
-	tenant_id      TEXT NOT NULL,
-	deployment_id  TEXT NOT NULL,
-	restore_point  TEXT NOT NULL,
-	old_database   TEXT NOT NULL,
-	new_database   TEXT NOT NULL,
-	restored_at    TEXT NOT NULL,
-	purged_at      TEXT NOT NULL DEFAULT '',
-	state          TEXT NOT NULL DEFAULT 'done',
-	holder         TEXT NOT NULL DEFAULT ''
-)`
-
-// restoreColumns are the columns added since the table's first version (rows from before are done).
-var restoreColumns = []string{
-	`ALTER TABLE tenant_restores ADD COLUMN state TEXT NOT NULL DEFAULT 'done'`,
-	`ALTER TABLE tenant_restores ADD COLUMN holder TEXT NOT NULL DEFAULT ''`,
-}
 
 const (
 	restoreStarted = "started"
@@ -65,23 +44,8 @@ type RestoreRecord struct {
 	Holder     string `json:"holder,omitempty"`
 }
 
-func (s restoreStore) ensure(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, restoreDDL); err != nil {
-		return fmt.Errorf("control plane: create tenant_restores: %w", err)
-	}
-	for _, q := range restoreColumns {
-		if _, err := s.db.ExecContext(ctx, q); err != nil && !strings.Contains(err.Error(), "duplicate column name") {
-			return fmt.Errorf("control plane: upgrade tenant_restores: %w", err)
-		}
-	}
-	return nil
-}
-
 // start records rec as a restore that holder has begun, before its database is created.
 func (s restoreStore) start(ctx context.Context, rec RestoreRecord, holder string) error {
-	if err := s.ensure(ctx); err != nil {
-		return err
-	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO tenant_restores (tenant_id, deployment_id, restore_point, old_database,
 		new_database, restored_at, state, holder) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, rec.TenantID, rec.DeploymentID, rec.RestorePoint,
 		rec.OldDatabase, rec.NewDatabase, rec.RestoredAt, restoreStarted, holder)
@@ -102,9 +66,6 @@ func (s restoreStore) forget(ctx context.Context, tenantID, newDatabase string) 
 }
 
 func (s restoreStore) list(ctx context.Context, tenantID string) ([]RestoreRecord, error) {
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	rows, err := s.db.QueryContext(ctx, `SELECT tenant_id, deployment_id, restore_point, old_database, new_database,
 		restored_at, purged_at, state, holder FROM tenant_restores WHERE tenant_id = ? ORDER BY id`, tenantID)
 	if err != nil {

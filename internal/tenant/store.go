@@ -51,6 +51,20 @@ var migrations = []string{
 	// What a suspension or destroy found block_writes at ('' when none is in force): resume unblocks only
 	// writes it blocked itself.
 	`ALTER TABLE tenant_registry ADD COLUMN writes_before_lock TEXT NOT NULL DEFAULT ''`,
+	// Restores (restore_store.go), in the shape the table had when restores created it on first use; then the
+	// state of an unfinished restore and the run that started it (rows from before are finished restores).
+	`CREATE TABLE IF NOT EXISTS tenant_restores (
+		id             INTEGER PRIMARY KEY,
+		tenant_id      TEXT NOT NULL,
+		deployment_id  TEXT NOT NULL,
+		restore_point  TEXT NOT NULL,
+		old_database   TEXT NOT NULL,
+		new_database   TEXT NOT NULL,
+		restored_at    TEXT NOT NULL,
+		purged_at      TEXT NOT NULL DEFAULT ''
+	)`,
+	`ALTER TABLE tenant_restores ADD COLUMN state TEXT NOT NULL DEFAULT 'done'`,
+	`ALTER TABLE tenant_restores ADD COLUMN holder TEXT NOT NULL DEFAULT ''`,
 }
 
 func (s *store) migrate(ctx context.Context) error {

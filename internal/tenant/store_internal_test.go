@@ -120,20 +120,31 @@ func controlPlane(t *testing.T) *store {
 	return st
 }
 
-// A control plane whose tenant_restores predates unfinished restores gains the columns on first use, and
-// its rows read as finished restores.
+// A control plane from before unfinished restores — its tenant_restores created by a restore, in the
+// table's first shape — gains the columns when it is migrated, and its rows read as finished restores. A
+// second process migrating from the same version at the same time finds the columns there.
 func TestRestoreRecordsOfAnOlderControlPlane(t *testing.T) {
 	ctx := context.Background()
 	st := controlPlane(t)
-	if _, err := st.db.ExecContext(ctx, `CREATE TABLE tenant_restores (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL,
-	deployment_id TEXT NOT NULL, restore_point TEXT NOT NULL, old_database TEXT NOT NULL, new_database TEXT NOT NULL,
-	restored_at TEXT NOT NULL, purged_at TEXT NOT NULL DEFAULT '');
-INSERT INTO tenant_restores (tenant_id, deployment_id, restore_point, old_database, new_database, restored_at)
+	before := len(migrations) - 2 // the version before the two columns
+	if _, err := st.db.ExecContext(ctx, `DROP TABLE tenant_restores`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.db.ExecContext(ctx, migrations[before-1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.db.ExecContext(ctx, `INSERT INTO tenant_restores (tenant_id, deployment_id, restore_point, old_database, new_database, restored_at)
 	VALUES ('acme', 'dep-1', '2026-12-01T00:00:00Z', 'acme', 'acme-r20261201000000', '2026-12-01T00:00:01Z')`); err != nil {
 		t.Fatal(err)
 	}
 	rs := restoreStore{db: st.db}
-	for range 2 { // the second use finds the columns there
+	for range 2 {
+		if _, err := st.db.ExecContext(ctx, `UPDATE tenant_registry_version SET version = ?`, before); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
 		recs, err := rs.list(ctx, "acme")
 		if err != nil || len(recs) != 1 || recs[0].Unfinished || recs[0].NewDatabase != "acme-r20261201000000" {
 			t.Fatalf("restores of an older control plane = %+v, %v", recs, err)
