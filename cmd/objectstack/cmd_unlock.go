@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -177,15 +176,7 @@ func printUnlock(w io.Writer, out unlockOutput, id, again string) {
 // is cleared with `objectstack unlock`.
 func deadLocalHolder(holder string) bool {
 	rest, ok := strings.CutPrefix(holder, "cli:")
-	if !ok {
-		return false
-	}
-	i := strings.LastIndexByte(rest, ':')
-	if i < 0 {
-		return false
-	}
-	pid, err := strconv.Atoi(rest[i+1:])
-	return err == nil && process.GoneHere(rest[:i], pid)
+	return ok && process.GoneHereID(rest)
 }
 
 // retryIfHolderDead runs op; when it is refused by a migration lease of a CLI process of this host that

@@ -3,7 +3,11 @@
 // runs, so what it held can be taken over at once instead of after its expiry.
 package process
 
-import "os"
+import (
+	"os"
+	"strconv"
+	"strings"
+)
 
 // GoneHere reports whether process pid of host provably no longer runs: host is this host, pid is not
 // this process, and the operating system finds no process pid. Anything else — another host, a platform
@@ -15,4 +19,14 @@ func GoneHere(host string, pid int) bool {
 		return false
 	}
 	return gone(pid)
+}
+
+// GoneHereID is GoneHere for an identity written as "HOST:PID"; anything else is never presumed gone.
+func GoneHereID(id string) bool {
+	i := strings.LastIndexByte(id, ':')
+	if i < 0 {
+		return false
+	}
+	pid, err := strconv.Atoi(id[i+1:])
+	return err == nil && GoneHere(id[:i], pid)
 }

@@ -1,6 +1,7 @@
 package process_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -21,6 +22,14 @@ func TestGoneHere(t *testing.T) {
 	dead := cmd.Process.Pid
 	if !process.GoneHere(host, dead) {
 		t.Errorf("exited process %d on this host is not reported gone", dead)
+	}
+	if !process.GoneHereID(fmt.Sprintf("%s:%d", host, dead)) {
+		t.Errorf("GoneHereID of the exited process %d on this host is false", dead)
+	}
+	for _, id := range []string{fmt.Sprintf("%s:%d", host, os.Getppid()), fmt.Sprint(dead), host, fmt.Sprintf("%s:x%d", host, dead)} {
+		if process.GoneHereID(id) {
+			t.Errorf("GoneHereID(%q) is true", id)
+		}
 	}
 	for _, c := range []struct {
 		name string

@@ -589,24 +589,8 @@ func newClaimHolder() string {
 // process of this host that is gone — a `tenant create` killed mid-run, whose claim would otherwise keep
 // its re-run waiting for a minute.
 func holderGone(h string) bool {
-	rest, _, ok := cutLast(h, ":")
-	if !ok {
-		return false
-	}
-	host, pidText, ok := cutLast(rest, ":")
-	if !ok {
-		return false
-	}
-	pid, err := strconv.Atoi(pidText)
-	return err == nil && process.GoneHere(host, pid)
-}
-
-func cutLast(s, sep string) (before, after string, ok bool) {
-	i := strings.LastIndex(s, sep)
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+len(sep):], true
+	i := strings.LastIndexByte(h, ':')
+	return i >= 0 && process.GoneHereID(h[:i])
 }
 
 // claimProvisioning takes the provisioning claim of id for holder, waiting (as long as ctx allows) while
@@ -618,12 +602,12 @@ func (s *Service) claimProvisioning(ctx context.Context, id, holder string) erro
 	for {
 		ok, err := s.store.claim(ctx, id, holder, provisionClaimTTL)
 		if ok || err != nil {
-			return s.claimWaitError(ctx, other, err)
+			return claimWaitError(ctx, other, err)
 		}
 		for waited := false; ; waited = true {
 			h, err := s.store.claimHolder(ctx, id)
 			if err != nil {
-				return s.claimWaitError(ctx, other, err)
+				return claimWaitError(ctx, other, err)
 			}
 			other = h
 			if other == "" {
@@ -634,7 +618,7 @@ func (s *Service) claimProvisioning(ctx context.Context, id, holder string) erro
 					"tenant", id, "holder", other)
 				// Only that holder's claim goes: a live run that claimed since keeps its own.
 				if err := s.store.unclaim(ctx, id, other); err != nil {
-					return s.claimWaitError(ctx, other, err)
+					return claimWaitError(ctx, other, err)
 				}
 				break
 			}
@@ -643,7 +627,7 @@ func (s *Service) claimProvisioning(ctx context.Context, id, holder string) erro
 			}
 			select {
 			case <-ctx.Done():
-				return s.claimWaitError(ctx, other, ctx.Err())
+				return claimWaitError(ctx, other, ctx.Err())
 			case <-t.C:
 			}
 		}
@@ -651,7 +635,7 @@ func (s *Service) claimProvisioning(ctx context.Context, id, holder string) erro
 }
 
 // claimWaitError is err, said as what it is when ctx ended while another run (other) held the claim.
-func (s *Service) claimWaitError(ctx context.Context, other string, err error) error {
+func claimWaitError(ctx context.Context, other string, err error) error {
 	if err != nil && other != "" && ctx.Err() != nil {
 		return fmt.Errorf("waiting for another process provisioning this tenant (%s): %w", other, ctx.Err())
 	}
