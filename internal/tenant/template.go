@@ -116,15 +116,7 @@ func (p *pipeline) unclaimedCopy(ctx context.Context, db *sql.DB) (bool, error) 
 		return true, nil
 	}
 	tmpl := p.req.SeedDatabase
-	d, err := p.s.plat.GetDatabase(ctx, tmpl)
-	if err != nil {
-		return false, fmt.Errorf("read template %s: %w", tmpl, err)
-	}
-	tok, err := p.s.plat.CreateToken(ctx, tmpl, platform.TokenOptions{Scope: platform.ScopeReadOnly, Expiration: "1h"})
-	if err != nil {
-		return false, fmt.Errorf("read template %s: %w", tmpl, err)
-	}
-	tdb, err := platform.Open(p.s.plat, d, tok)
+	tdb, err := p.s.openTemplate(ctx, tmpl)
 	if err != nil {
 		return false, fmt.Errorf("read template %s: %w", tmpl, err)
 	}
@@ -243,15 +235,7 @@ func (s *Service) verified(ctx context.Context, tmpl string, b *bundle.Bundle) (
 	if v, ok := s.templates.Load(key); ok {
 		return v.(*verifiedTemplate), nil
 	}
-	d, err := s.plat.GetDatabase(ctx, tmpl)
-	if err != nil {
-		return nil, err
-	}
-	tok, err := s.plat.CreateToken(ctx, tmpl, platform.TokenOptions{Scope: platform.ScopeReadOnly, Expiration: "1d"})
-	if err != nil {
-		return nil, err
-	}
-	db, err := platform.Open(s.plat, d, tok)
+	db, err := s.openTemplate(ctx, tmpl)
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +255,19 @@ func (s *Service) verified(ctx context.Context, tmpl string, b *bundle.Bundle) (
 	}
 	s.templates.Store(key, v)
 	return v, nil
+}
+
+// openTemplate opens template tmpl to be read, with a read-only token of its own.
+func (s *Service) openTemplate(ctx context.Context, tmpl string) (*sql.DB, error) {
+	d, err := s.plat.GetDatabase(ctx, tmpl)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := s.plat.CreateToken(ctx, tmpl, platform.TokenOptions{Scope: platform.ScopeReadOnly, Expiration: "1h"})
+	if err != nil {
+		return nil, err
+	}
+	return platform.Open(s.plat, d, tok)
 }
 
 // initFromVerifiedTemplate claims a copy of a verified template in ONE request: the ownership marker
