@@ -56,34 +56,11 @@ func NewLocal(dataDir string) (*Local, error) {
 	if err := database.PrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("local platform: create %s: %w", dir, err)
 	}
-	removeStaleStaging(dir)
+	// What killed creators left (a seeded copy, a sidecar, each under a hidden staging name) goes once stale.
+	if entries, err := os.ReadDir(dir); err == nil {
+		sqlitefile.RemoveStaleStaging(dir, entries)
+	}
 	return &Local{dir: dir}, nil
-}
-
-// stagingSuffix ends the hidden names (".<name>.db.*.tmp", ".<name>.json.*.tmp") of a database copy or a
-// sidecar being written before it is linked into place.
-const stagingSuffix = ".tmp"
-
-// staleStaging is the age after which such a file was left by a process that died: one being written has a
-// newer modification time.
-const staleStaging = time.Hour
-
-// removeStaleStaging removes what killed creators left in dir. It is best effort: a file it cannot remove
-// is hidden from every listing anyway.
-func removeStaleStaging(dir string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		n := e.Name()
-		if !strings.HasPrefix(n, ".") || !strings.HasSuffix(n, stagingSuffix) || !e.Type().IsRegular() {
-			continue
-		}
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleStaging {
-			_ = sqlitefile.Remove(filepath.Join(dir, n))
-		}
-	}
 }
 
 // localMeta is the sidecar: what Turso would keep on its side of the API.
@@ -469,7 +446,7 @@ func (l *Local) tempMeta(name string, m localMeta) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tmp, err := os.CreateTemp(l.dir, "."+name+".json.*"+stagingSuffix)
+	tmp, err := os.CreateTemp(l.dir, "."+name+".json.*"+sqlitefile.StagingSuffix)
 	if err != nil {
 		return "", err
 	}

@@ -116,7 +116,7 @@ func copyDatabase(ctx context.Context, src, dst string) error {
 // sidecar is written meanwhile. created is false, with nothing changed, when name exists (another creator
 // linked it first).
 func (l *Local) createSeeded(ctx context.Context, name, src string, meta localMeta) (created bool, err error) {
-	stage, err := os.CreateTemp(l.dir, "."+name+".db.*"+stagingSuffix)
+	stage, err := os.CreateTemp(l.dir, "."+name+".db.*"+sqlitefile.StagingSuffix)
 	if err != nil {
 		return false, err
 	}

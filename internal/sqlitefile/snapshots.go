@@ -30,11 +30,11 @@ type Snapshot struct {
 	Path      string
 }
 
-// Take copies the database at src into the folder with copyDB (which opens src the caller's way,
-// typically through Copy) and prunes the expired snapshots. taken is read before the copy starts, so
+// Take copies the database at src into the folder with copyDB (which opens src the caller's way and
+// leaves the copy flushed, as Copy does) and prunes the expired snapshots. taken is read before the copy starts, so
 // a transaction that begins after Take returns is never part of the snapshot.
 //
-// The copy is written under a hidden name and renamed into place once whole and flushed: a process
+// The copy is written under a hidden staging name and renamed into place once whole: a process
 // killed half-way leaves no torn file for List to offer as the database's state at some moment.
 func (s Snapshots) Take(ctx context.Context, src string, validFrom time.Time, copyDB func(ctx context.Context, src, dst string) error) (taken time.Time, err error) {
 	if err := database.PrivateDir(s.Dir); err != nil {
@@ -45,12 +45,8 @@ func (s Snapshots) Take(ctx context.Context, src string, validFrom time.Time, co
 	if !validFrom.IsZero() {
 		name += "-" + strconv.FormatInt(validFrom.UnixNano(), 10)
 	}
-	tmp := filepath.Join(s.Dir, "."+name+".db"+stagingSuffix)
+	tmp := filepath.Join(s.Dir, "."+name+".db"+StagingSuffix)
 	if err := copyDB(ctx, src, tmp); err != nil {
-		_ = Remove(tmp)
-		return time.Time{}, err
-	}
-	if err := syncFile(tmp); err != nil {
 		_ = Remove(tmp)
 		return time.Time{}, err
 	}
@@ -60,25 +56,6 @@ func (s Snapshots) Take(ctx context.Context, src string, validFrom time.Time, co
 	}
 	s.Prune(taken)
 	return taken, nil
-}
-
-// stagingSuffix ends the hidden name of a snapshot being taken.
-const stagingSuffix = ".tmp"
-
-// staleStaging is the age after which a hidden snapshot file was left by a process that died.
-const staleStaging = time.Hour
-
-// syncFile flushes the file at path to disk (VACUUM INTO, one way copyDB writes, does not).
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // List returns the snapshots, oldest first; a missing folder has none. Files not named like a
@@ -91,6 +68,11 @@ func (s Snapshots) List() ([]Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.snapshots(entries), nil
+}
+
+// snapshots are the snapshot files among the folder's entries, oldest first.
+func (s Snapshots) snapshots(entries []fs.DirEntry) []Snapshot {
 	var out []Snapshot
 	for _, e := range entries {
 		base, ok := strings.CutSuffix(e.Name(), ".db")
@@ -113,27 +95,19 @@ func (s Snapshots) List() ([]Snapshot, error) {
 		out = append(out, sn)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Taken.Before(out[j].Taken) })
-	return out, nil
+	return out
 }
 
 // Prune removes the snapshots taken before now minus the retention, and what takers that died left
-// (hidden files an hour old); failures only leave files for the next prune.
+// (RemoveStaleStaging); failures only leave files for the next prune.
 func (s Snapshots) Prune(now time.Time) {
-	if entries, err := os.ReadDir(s.Dir); err == nil {
-		for _, e := range entries {
-			if n := e.Name(); strings.HasPrefix(n, ".") && strings.HasSuffix(n, stagingSuffix) {
-				if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleStaging {
-					_ = Remove(filepath.Join(s.Dir, n))
-				}
-			}
-		}
-	}
-	snaps, err := s.List()
+	entries, err := os.ReadDir(s.Dir)
 	if err != nil {
 		return
 	}
+	RemoveStaleStaging(s.Dir, entries)
 	oldest := now.Add(-s.Retention)
-	for _, sn := range snaps {
+	for _, sn := range s.snapshots(entries) {
 		if sn.Taken.Before(oldest) {
 			_ = Remove(sn.Path)
 		}

@@ -11,11 +11,14 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
+	"time"
 )
 
 // Copy writes a consistent copy of the SQLite database src to dst (which must not exist or be
 // empty): byte for byte when src is quiescent, else through vacuumInto, which runs VACUUM INTO dst
-// on a connection to src. dst is always created owner-only (the byte copy creates it so; before
+// on a connection to src; either way dst is flushed to disk when Copy returns. dst is always created owner-only (the byte copy creates it so; before
 // VACUUM INTO, which would create it 0644, it is created here). On failure dst and its companion
 // files are removed.
 func Copy(ctx context.Context, src, dst string, vacuumInto func(ctx context.Context, dst string) error) error {
@@ -35,7 +38,45 @@ func Copy(ctx context.Context, src, dst string, vacuumInto func(ctx context.Cont
 		_ = Remove(dst)
 		return err
 	}
+	// Flushed like the byte copy, whatever synchronous setting the caller's connection ran VACUUM INTO with.
+	if err := syncFile(dst); err != nil {
+		_ = Remove(dst)
+		return err
+	}
 	return nil
+}
+
+// StagingSuffix ends the hidden name (".…"+StagingSuffix) a copy, or another file, is written under before
+// it is renamed or linked into place; such a file older than an hour was left by a process that died.
+const StagingSuffix = ".tmp"
+
+// staleStaging is that hour: a file being written has a newer modification time.
+const staleStaging = time.Hour
+
+// RemoveStaleStaging removes, among the entries of dir, the staging files that processes which died left
+// behind. It is best effort: a file it cannot remove is tried again next time.
+func RemoveStaleStaging(dir string, entries []fs.DirEntry) {
+	for _, e := range entries {
+		if n := e.Name(); !strings.HasPrefix(n, ".") || !strings.HasSuffix(n, StagingSuffix) || !e.Type().IsRegular() {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleStaging {
+			_ = Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// syncFile flushes the file at path to disk.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // Remove deletes a database file and its companions; one already gone is no error. The companions
